@@ -1,0 +1,52 @@
+# Redcloud. `make run` starts one node on the embedded default; `make test` runs the whole suite.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test test-fast check lint bench install install-dev messages migrate clean federation-demo
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt requirements.txt $(VENV)/.runtime
+	$(PIP) install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+messages: $(VENV)/.runtime
+	$(PY) manage.py compilemessages --ignore=.venv -v 0
+
+migrate: $(VENV)/.runtime
+	$(PY) manage.py migrate --noinput -v 0
+
+## One node on http://127.0.0.1:8000: SQLite and a file-system broker under ./var, no Redis needed.
+run: $(VENV)/.runtime messages migrate
+	$(PY) manage.py node firstrun
+	$(VENV)/bin/honcho -f Procfile.dev start
+
+## The whole suite (unit, e2e with real node processes, slow fault tests).
+test: $(VENV)/.dev messages
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## Unit tests only.
+test-fast: $(VENV)/.dev messages
+	$(PY) -m pytest -m "not e2e and not slow" $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(PY) manage.py makemigrations --check --dry-run -v 0
+
+check: lint test
+
+bench: $(VENV)/.dev messages migrate
+	$(PY) -m bench
+
+clean:
+	rm -rf var $(VENV)

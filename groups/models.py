@@ -1,0 +1,3 @@
+"""Models of the groups app (filled in by its issue)."""
+
+from django.db import models  # noqa: F401

@@ -1,0 +1,216 @@
+"""Django settings. The environment is read once, here, through :func:`node.config.load`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from node.config import ConfigError, load
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+try:
+    NODE = load(os.environ, BASE_DIR)
+except ConfigError as exc:  # a clear start-up error instead of a traceback deep in Django
+    raise ImproperlyConfigured(f"Redcloud configuration error: {exc}") from exc
+
+SECRET_KEY = NODE.secret_key
+DEBUG = NODE.debug
+ALLOWED_HOSTS = list(NODE.allowed_hosts)
+
+NODE_DOMAIN = NODE.domain
+NODE_NAME = NODE.name
+NODE_ROLE = NODE.role
+NODE_REGION_CODE = NODE.region_code
+NODE_PARENT = NODE.parent
+NODE_BASE_URL = NODE.base_url
+NODE_REGISTRATION = NODE.registration
+NODE_VAR_DIR = NODE.var_dir
+NODE_TRUSTED_PROXIES = NODE.trusted_proxies
+NODE_VERSION = "0.1.0"
+FEDERATION_ALLOW_PRIVATE_ADDRESSES = NODE.allow_private_addresses
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "oauth2_provider",
+    "federation.apps.FederationConfig",
+    "microblog.apps.MicroblogConfig",
+    "groups.apps.GroupsConfig",
+    "learning.apps.LearningConfig",
+    "node.apps.NodeConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "node.urls"
+WSGI_APPLICATION = "node.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "node" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "node.context_processors.node",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": dj_database_url.parse(NODE.database_url, conn_max_age=60, conn_health_checks=True)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        # Web and worker processes share the file: WAL lets readers run beside one writer,
+        # IMMEDIATE transactions avoid lock upgrades that would fail with "database is locked".
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "node.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = NODE.var_dir / "static"
+MEDIA_URL = "media/"
+MEDIA_ROOT = NODE.media_root
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if NODE.production
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = not NODE.production
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FEDERATION_MAX_BODY_BYTES = 1024 * 1024
+
+if NODE.redis_url:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": NODE.redis_url}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(NODE.var_dir / "cache"),
+        }
+    }
+
+# Celery. Queue names live in node/celery.py (QUEUES); tasks name their queue there by prefix.
+if NODE.embedded_broker:
+    _broker_dir = NODE.var_dir / "broker"
+    for _sub in ("out", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "out"),
+        "data_folder_out": str(_broker_dir / "out"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+else:
+    CELERY_BROKER_URL = NODE.redis_url
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 4
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_BEAT_SCHEDULE_FILENAME = str(NODE.var_dir / "celerybeat-schedule")
+
+if NODE.production:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = 31536000
+    CSRF_TRUSTED_ORIGINS = [NODE.base_url]
+else:
+    CSRF_TRUSTED_ORIGINS = [NODE.base_url, "http://127.0.0.1", "http://localhost"]
+
+OAUTH2_PROVIDER = {
+    "SCOPES": {
+        "read": "read",
+        "write": "write",
+        "follow": "follow",
+        "push": "push",
+        "admin:read": "admin:read",
+        "admin:write": "admin:write",
+    },
+    "DEFAULT_SCOPES": ["read"],
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 10 * 365 * 24 * 3600,
+    "PKCE_REQUIRED": False,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "stream": sys.stderr}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# Queues and routing, in one place. Task names are stable strings (`app.area.verb`).
+CELERY_TASK_DEFAULT_QUEUE = "default"
+NODE_QUEUES = ("inbox", "deliver", "fanout", "media", "default")
+CELERY_TASK_ROUTES = {
+    "federation.inbox.*": {"queue": "inbox"},
+    "federation.deliver.*": {"queue": "deliver"},
+    "*.federate_*": {"queue": "fanout"},
+    "*.media.*": {"queue": "media"},
+}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}

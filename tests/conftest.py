@@ -1,0 +1,36 @@
+"""Shared fixtures. Unit tests run Celery eagerly; on-commit callbacks run via
+``django_capture_on_commit_callbacks(execute=True)`` where a test needs them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(settings):
+    """Run tasks in-process in unit tests."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.CELERY_TASK_EAGER_PROPAGATES = True
+    from node.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def fixture_path():
+    """Path of a real ActivityPub document in ../shared/fixtures (e.g. 'mastodon/person.json')."""
+
+    def _path(name: str) -> Path:
+        path = FIXTURES / name
+        if not path.exists():
+            pytest.fail(f"fixture {name} not found under {FIXTURES}")
+        return path
+
+    return _path
