@@ -186,6 +186,10 @@ class Domain(models.Model):
     signature_scheme = models.CharField(max_length=16, default="cavage")
     consecutive_failures = models.PositiveIntegerField(default=0)
     unreachable_since = models.DateTimeField(null=True, blank=True)
+    # Delivery health (federation.delivery): start of the current failure streak, and when an
+    # unreachable domain may be probed next.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    next_probe_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)

@@ -9,13 +9,18 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from node.config import ConfigError, load
+from node.config import ConfigError, load, parse_bool
+from node.envfile import EnvFileError, environ_with_env_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 try:
-    NODE = load(os.environ, BASE_DIR)
-except ConfigError as exc:  # a clear start-up error instead of a traceback deep in Django
+    # `node init` writes var/node.env (or NODE_ENV_FILE); the real environment wins over it.
+    _node_env = environ_with_env_file(os.environ, BASE_DIR)
+    NODE = load(_node_env, BASE_DIR)
+    # A local test network started by `manage.py devnet`: hub joins are approved automatically.
+    NODE_DEVNET = parse_bool(_node_env, "NODE_DEVNET", False) and not NODE.production
+except (ConfigError, EnvFileError) as exc:  # a clear start-up error instead of a traceback deep in Django
     raise ImproperlyConfigured(f"Redcloud configuration error: {exc}") from exc
 
 SECRET_KEY = NODE.secret_key
@@ -120,6 +125,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = NODE.var_dir / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing root
 MEDIA_URL = "media/"
 MEDIA_ROOT = NODE.media_root
 STORAGES = {
@@ -214,3 +220,6 @@ CELERY_TASK_ROUTES = {
     "*.media.*": {"queue": "media"},
 }
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+# Outbound delivery sweeper: re-queues due retries and leases expired by a dead worker or lost message.
+CELERY_BEAT_SCHEDULE["federation.deliver.sweep"] = {"task": "federation.deliver.sweep", "schedule": 60.0}
+FORMS_URLFIELD_ASSUME_HTTPS = True

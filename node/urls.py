@@ -5,15 +5,22 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
-from node import views
+from node import views, web
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("", include("federation.urls")),
     path("admin/", admin.site.urls),
     path("oauth/", include("oauth2_provider.urls", namespace="oauth2_provider")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/login/", web.LoginView.as_view(), name="login"),
+    path("accounts/signup", web.signup, name="signup"),
+    path("accounts/pending", web.pending_members, name="pending_members"),
+    path("accounts/pending/<int:user_id>/approve", web.approve, name="approve_member"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("settings", web.account_settings, name="account_settings"),
+    path("@<str:username>", web.profile, name="profile"),
 ]
 
 if settings.DEBUG:

@@ -23,6 +23,17 @@ def _eager_celery(settings):
     app.conf.task_always_eager = False
 
 
+@pytest.fixture(autouse=True)
+def _isolated_cache(settings):
+    """Each test gets an empty in-memory cache (flags, rate counters, key-refresh limits)."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def fixture_path():
     """Path of a real ActivityPub document in ../shared/fixtures (e.g. 'mastodon/person.json')."""

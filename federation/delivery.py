@@ -1,0 +1,396 @@
+"""Outbound delivery: sign and POST pending :class:`~federation.models.Delivery` rows.
+
+How a batch runs (``deliver_activity`` / ``deliver_domain``, called by ``federation.tasks``):
+
+1. **Claim** due pending rows in one short transaction: select ``state=pending`` and
+   ``next_attempt_at <= now`` (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's IMMEDIATE
+   transactions serialise claimers) and push ``next_attempt_at`` to ``now + LEASE`` in the
+   same transaction. A second task never sees a claimed row; if the worker dies the lease
+   expires and the sweeper (``due_hosts``) re-queues the row. Running a task twice never
+   sends a delivered row twice.
+2. **Send** from a per-process thread pool (``FEDERATION_DELIVERY_CONCURRENCY``, default 16
+   threads) with at most ``FEDERATION_DELIVERY_PER_HOST`` (default 4) requests in flight per
+   host. Threads never touch the database: the body is serialised once per activity, the
+   private key parsed once per process, connections are kept alive by the shared transport.
+   A host that times out or refuses a connection is skipped for the rest of the batch, so a
+   dead peer costs one timeout (``FEDERATION_DELIVERY_TIMEOUT``, default 10 s) and never
+   delays the healthy hosts that the other threads serve meanwhile.
+3. **Record** outcomes with one ``bulk_update`` for the deliveries and at most a couple of
+   queries per host whose health changed.
+
+Outcomes: 2xx delivered; 4xx other than 408/429 failed for good; 408, 429, 5xx, other
+statuses and transport errors are retried. Signature scheme: ``Domain.signature_scheme``
+(draft-cavage by default); a 400/401 is retried once at once with the other scheme (RFC 9421
+or cavage), and when that one is accepted the domain remembers it.
+
+Retry schedule (``BACKOFF_SECONDS``), after failed attempt n = 1..8, ±10 % jitter:
+1 min, 5 min, 15 min, 1 h, 3 h, 8 h, 16 h, 24 h; attempt 9 failing gives up, about 52 h
+(``GIVE_UP_AFTER``) after the first attempt. ``Retry-After`` on 429/503 is honoured when it
+is between 0 and 24 h (the later of it and the schedule wins). The sweeper runs every
+minute, so a retry goes out within about a minute of its due time.
+
+Unreachable domains: after ``UNREACHABLE_FAILURES`` (10) consecutive failed requests spread
+over at least ``UNREACHABLE_AFTER`` (1 h) the domain gets ``unreachable_since``; its pending
+rows are parked until ``Domain.next_probe_at`` and only one delivery per
+``PROBE_INTERVAL`` (1 h) is tried. When a probe gets an HTTP answer the domain is healthy
+again and all its parked deliveries are due at once. Parked deliveries of activities older
+than ``GIVE_UP_AFTER`` fail.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Count, DateTimeField, F, Q, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from federation.models import Delivery, DeliveryState, Domain, OutboxActivity
+from federation.policy import is_blocked
+from federation.sender import ERROR_LIMIT, SCHEMES, Job, is_success, parse_retry_after, send_all
+
+__all__ = [
+    "BatchReport",
+    "backoff_delay",
+    "claim_due",
+    "deliver_activity",
+    "deliver_domain",
+    "delivery_stats",
+    "due_hosts",
+    "parse_retry_after",
+    "process_batch",
+    "retry_domain",
+]
+
+BACKOFF_SECONDS: tuple[int, ...] = (60, 300, 900, 3600, 3 * 3600, 8 * 3600, 16 * 3600, 24 * 3600)
+JITTER = 0.10
+GIVE_UP_AFTER = timedelta(seconds=sum(BACKOFF_SECONDS))
+LEASE = timedelta(minutes=10)
+UNREACHABLE_FAILURES = 10
+UNREACHABLE_AFTER = timedelta(hours=1)
+PROBE_INTERVAL = timedelta(hours=1)
+SWEEP_GRACE = timedelta(seconds=30)
+BATCH_SIZE = 500
+TASK_TIME_BUDGET = 240.0  # seconds of sending per task; the rest is re-queued
+
+
+@dataclass
+class BatchReport:
+    """What one claimed batch (or one task, summed) did."""
+
+    claimed: int = 0
+    delivered: int = 0
+    failed: int = 0
+    retrying: int = 0
+    parked: int = 0
+    cancelled: int = 0
+    requests: int = 0
+    requeue_hosts: set[str] = field(default_factory=set)
+
+    def add(self, other: BatchReport) -> None:
+        """Accumulate ``other`` into this report."""
+        for name in ("claimed", "delivered", "failed", "retrying", "parked", "cancelled", "requests"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.requeue_hosts |= other.requeue_hosts
+
+
+# ---------------------------------------------------------------- policy helpers
+
+
+def backoff_delay(attempts: int, *, retry_after: float | None = None) -> timedelta | None:
+    """Delay before the next try after failed attempt number ``attempts`` (1-based), with
+    jitter; ``None`` when the schedule is exhausted and the delivery must fail."""
+    if attempts > len(BACKOFF_SECONDS):
+        return None
+    seconds = BACKOFF_SECONDS[attempts - 1] * random.uniform(1 - JITTER, 1 + JITTER)
+    if retry_after is not None:
+        seconds = max(seconds, retry_after)
+    return timedelta(seconds=seconds)
+
+
+def _is_permanent(status: int | None) -> bool:
+    return status is not None and 400 <= status < 500 and status not in (408, 429)
+
+
+# ---------------------------------------------------------------- claiming
+
+
+def claim_due(*, activity_id: int | None = None, host: str | None = None, limit: int = BATCH_SIZE) -> list[Delivery]:
+    """Lease up to ``limit`` due pending deliveries (of one activity or one host) to the caller.
+
+    Guarantees that no other claimer gets the same rows until ``LEASE`` has passed."""
+    now = timezone.now()
+    with transaction.atomic():
+        qs = Delivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now)
+        if activity_id is not None:
+            qs = qs.filter(activity_id=activity_id)
+        if host is not None:
+            qs = qs.filter(domain=host)
+        if connection.features.has_select_for_update_skip_locked:
+            qs = qs.select_for_update(skip_locked=True)
+        ids = list(qs.order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
+        if ids:
+            Delivery.objects.filter(pk__in=ids).update(next_attempt_at=now + LEASE)
+    if not ids:
+        return []
+    return list(Delivery.objects.filter(pk__in=ids))
+
+
+def _domains_for(hosts: set[str]) -> dict[str, Domain]:
+    domains = {d.host: d for d in Domain.objects.filter(host__in=hosts)}
+    missing = hosts - domains.keys()
+    if missing:
+        Domain.objects.bulk_create([Domain(host=h) for h in missing], ignore_conflicts=True)
+        domains.update({d.host: d for d in Domain.objects.filter(host__in=missing)})
+    return domains
+
+
+# ---------------------------------------------------------------- recording outcomes
+
+
+@dataclass
+class _HostStats:
+    success: int = 0
+    responsive: int = 0
+    failures: int = 0
+    last_error: str = ""
+
+
+def _claim_probe(domain: Domain, now: datetime) -> bool:
+    """Atomically take this hour's probe of an unreachable domain (one claimer wins)."""
+    won = (
+        Domain.objects.filter(pk=domain.pk)
+        .filter(Q(next_probe_at__isnull=True) | Q(next_probe_at__lte=now))
+        .update(next_probe_at=now + PROBE_INTERVAL)
+    )
+    if won:
+        domain.next_probe_at = now + PROBE_INTERVAL
+    return bool(won)
+
+
+def _probe_now(domain: Domain, probing: set[str], now: datetime) -> bool:
+    """True for the one delivery of this batch that probes an unreachable domain."""
+    if domain.host in probing or not _claim_probe(domain, now):
+        return False
+    probing.add(domain.host)
+    return True
+
+
+def _finish(delivery: Delivery, state: str, now: datetime, error: str = "") -> None:
+    delivery.state = state
+    delivery.state_changed_at = now
+    if error:
+        delivery.last_error = error[:ERROR_LIMIT]
+
+
+def process_batch(deliveries: list[Delivery]) -> BatchReport:
+    """Send a claimed batch and record every outcome; returns what happened.
+
+    Guarantees that each row leaves the batch delivered, failed, cancelled or pending with a
+    ``next_attempt_at`` per the schedule (or parked until its domain's next probe)."""
+    report = BatchReport(claimed=len(deliveries))
+    if not deliveries:
+        return report
+    now = timezone.now()
+    hosts = {d.domain for d in deliveries}
+    domains = _domains_for(hosts)
+    blocked = {h for h in hosts if is_blocked(h)}
+    activities = OutboxActivity.objects.select_related("actor").in_bulk({d.activity_id for d in deliveries})
+    bodies: dict[int, bytes] = {}
+    probing: set[str] = set()
+    changed: list[Delivery] = []
+    jobs: list[Job] = []
+    for delivery in deliveries:
+        activity, domain = activities[delivery.activity_id], domains[delivery.domain]
+        changed.append(delivery)
+        if delivery.domain in blocked:
+            _finish(delivery, DeliveryState.CANCELLED, now, "domain blocked")
+            report.cancelled += 1
+        elif domain.unreachable_since is not None and not _probe_now(domain, probing, now):
+            if activity.created_at < now - GIVE_UP_AFTER:
+                _finish(
+                    delivery, DeliveryState.FAILED, now, f"gave up: domain unreachable since {domain.unreachable_since}"
+                )
+                report.failed += 1
+            else:
+                delivery.next_attempt_at = domain.next_probe_at or now + PROBE_INTERVAL
+                report.parked += 1
+        elif not activity.actor.private_key_pem:
+            _finish(delivery, DeliveryState.FAILED, now, "the sending actor has no private key")
+            report.failed += 1
+        else:
+            if activity.pk not in bodies:
+                bodies[activity.pk] = json.dumps(activity.body, separators=(",", ":"), ensure_ascii=False).encode()
+            jobs.append(
+                Job(delivery, bodies[activity.pk], activity.actor.public_key_id, activity.actor.private_key_pem)
+            )
+
+    schemes = {h: (d.signature_scheme if d.signature_scheme in SCHEMES else SCHEMES[0]) for h, d in domains.items()}
+    stats: dict[str, _HostStats] = defaultdict(_HostStats)
+    for job, result in send_all(jobs, schemes) if jobs else []:
+        delivery, st = job.delivery, stats[job.delivery.domain]
+        report.requests += result.requests
+        delivery.attempts += 1
+        delivery.last_status = result.status
+        delivery.last_error = result.error[:ERROR_LIMIT]
+        if is_success(result.status):
+            _finish(delivery, DeliveryState.DELIVERED, now)
+            delivery.delivered_at = now
+            st.success += 1
+            report.delivered += 1
+            continue
+        if _is_permanent(result.status) or result.permanent:
+            _finish(delivery, DeliveryState.FAILED, now)
+            st.responsive += result.requests
+            report.failed += 1
+            continue
+        if result.requests:
+            st.failures += 1
+            st.last_error = result.error
+        delay = backoff_delay(delivery.attempts, retry_after=result.retry_after)
+        if delay is None:
+            _finish(delivery, DeliveryState.FAILED, now)
+            report.failed += 1
+            continue
+        delivery.next_attempt_at = now + delay
+        probe_at = domains[delivery.domain].next_probe_at
+        if domains[delivery.domain].unreachable_since is not None and probe_at and probe_at > delivery.next_attempt_at:
+            delivery.next_attempt_at = probe_at
+        report.retrying += 1
+
+    fields = ["state", "state_changed_at", "attempts", "next_attempt_at", "last_status", "last_error", "delivered_at"]
+    Delivery.objects.bulk_update(changed, fields, batch_size=BATCH_SIZE)
+    for host, domain in domains.items():
+        _record_domain(domain, stats.get(host), schemes[host], now, report)
+    return report
+
+
+def _record_domain(domain: Domain, st: _HostStats | None, scheme: str, now: datetime, report: BatchReport) -> None:
+    """Update one domain's health (no query when nothing worth recording changed)."""
+    update: dict[str, Any] = {}
+    if scheme != domain.signature_scheme:
+        update["signature_scheme"] = scheme
+    if st is not None and (st.success or st.responsive):
+        was_unreachable = domain.unreachable_since is not None
+        if domain.consecutive_failures or was_unreachable or domain.failing_since or domain.next_probe_at:
+            update.update(consecutive_failures=0, failing_since=None, unreachable_since=None, next_probe_at=None)
+        if st.success and (domain.last_success_at is None or now - domain.last_success_at > timedelta(seconds=60)):
+            update["last_success_at"] = now
+        if update:
+            Domain.objects.filter(pk=domain.pk).update(**update)
+        if was_unreachable:  # healthy again: everything parked goes out now
+            Delivery.objects.filter(
+                domain=domain.host, state=DeliveryState.PENDING, next_attempt_at__gt=now + LEASE
+            ).update(next_attempt_at=now)
+            report.requeue_hosts.add(domain.host)
+        return
+    if st is not None and st.failures:
+        Domain.objects.filter(pk=domain.pk).update(
+            consecutive_failures=F("consecutive_failures") + st.failures,
+            failing_since=Coalesce("failing_since", Value(now, output_field=DateTimeField())),
+            last_error=st.last_error,
+            last_error_at=now,
+            **update,
+        )
+        if domain.unreachable_since is None:
+            marked = Domain.objects.filter(
+                pk=domain.pk,
+                unreachable_since__isnull=True,
+                consecutive_failures__gte=UNREACHABLE_FAILURES,
+                failing_since__lte=now - UNREACHABLE_AFTER,
+            ).update(unreachable_since=now, next_probe_at=now + PROBE_INTERVAL)
+            if marked:  # park the domain's queue until the next probe
+                Delivery.objects.filter(
+                    domain=domain.host, state=DeliveryState.PENDING, next_attempt_at__lt=now + PROBE_INTERVAL
+                ).update(next_attempt_at=now + PROBE_INTERVAL)
+        return
+    if update:
+        Domain.objects.filter(pk=domain.pk).update(**update)
+
+
+# ---------------------------------------------------------------- task bodies
+
+
+def _drain(*, activity_id: int | None = None, host: str | None = None) -> BatchReport:
+    total = BatchReport()
+    deadline = time.monotonic() + TASK_TIME_BUDGET
+    while True:
+        rows = claim_due(activity_id=activity_id, host=host)
+        total.add(process_batch(rows))
+        if len(rows) < BATCH_SIZE:
+            return total
+        if time.monotonic() > deadline:  # leave the rest to a fresh task
+            if host is not None:
+                total.requeue_hosts.add(host)
+            return total
+
+
+def deliver_activity(activity_id: int) -> BatchReport:
+    """Deliver every due pending delivery of one outbox activity (the ``federation.deliver.activity`` task)."""
+    return _drain(activity_id=activity_id)
+
+
+def deliver_domain(host: str) -> BatchReport:
+    """Deliver every due pending delivery to one host (retries; the ``federation.deliver.domain`` task)."""
+    return _drain(host=host)
+
+
+def due_hosts(limit: int = 1000) -> list[str]:
+    """Hosts with pending deliveries due (including expired leases of dead workers): the sweeper's work list."""
+    now = timezone.now()
+    qs = Delivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now - SWEEP_GRACE)
+    return list(qs.order_by().values_list("domain", flat=True).distinct()[:limit])
+
+
+# ---------------------------------------------------------------- operator helpers (CLI)
+
+
+def retry_domain(host: str) -> int:
+    """Make every failed or pending delivery to ``host`` due now, clear its unreachable mark
+    and queue it; returns how many deliveries were rescheduled. Rows leased by a running task
+    (due within ``LEASE``) are left to that task."""
+    now = timezone.now()
+    with transaction.atomic():
+        Domain.objects.filter(host=host).update(
+            consecutive_failures=0, failing_since=None, unreachable_since=None, next_probe_at=None
+        )
+        failed = Delivery.objects.filter(domain=host, state=DeliveryState.FAILED).update(
+            state=DeliveryState.PENDING, state_changed_at=now, attempts=0, next_attempt_at=now
+        )
+        pending = Delivery.objects.filter(
+            domain=host, state=DeliveryState.PENDING, next_attempt_at__gt=now + LEASE
+        ).update(next_attempt_at=now)
+        if failed or pending:
+            from federation import tasks  # tasks imports this module
+
+            transaction.on_commit(lambda: tasks.deliver_domain_task.delay(host))
+    return failed + pending
+
+
+def delivery_stats() -> dict[str, Any]:
+    """Counts of deliveries by state, pending ones already due, and unreachable domains with their last error."""
+    now = timezone.now()
+    by_state = {s: 0 for s in DeliveryState.values}
+    for row in Delivery.objects.order_by().values("state").annotate(n=Count("id")):
+        by_state[row["state"]] = row["n"]
+    due = Delivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now).count()
+    unreachable = [
+        {
+            "host": d.host,
+            "unreachable_since": d.unreachable_since,
+            "consecutive_failures": d.consecutive_failures,
+            "last_error": d.last_error,
+            "last_error_at": d.last_error_at,
+            "next_probe_at": d.next_probe_at,
+            "pending": Delivery.objects.filter(domain=d.host, state=DeliveryState.PENDING).count(),
+        }
+        for d in Domain.objects.filter(unreachable_since__isnull=False).order_by("host")
+    ]
+    return {"by_state": by_state, "due": due, "unreachable": unreachable}

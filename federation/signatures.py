@@ -1,0 +1,483 @@
+"""HTTP signatures: draft-cavage-http-signatures-12 (what most of the fediverse speaks) and
+RFC 9421 HTTP Message Signatures (arriving server by server), with RFC 3230 ``Digest`` and
+RFC 9530 ``Content-Digest`` bodies.
+
+Three steps, so the inbox can refuse cheaply before it fetches any key:
+``parse_signature`` (syntax, covered components, host, time window, body digest; no crypto),
+then the caller finds the key named by ``SignedRequest.key_id``, then ``verify_signature``.
+``sign_request`` builds outgoing headers; it takes an already parsed key (see
+``federation.keys.load_private_key``) because parsing PEM costs ~100x the signature.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import calendar
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from federation.digests import DigestError, check_content_digest, check_digest, content_digest_header, digest_header
+from federation.hosts import drop_default_port, host_of, normalise_host
+from federation.rfc9421 import BaseError, extract
+from federation.structured_fields import serialize_bare
+
+__all__ = [
+    "SignatureError",
+    "SignedRequest",
+    "content_digest_header",
+    "digest_header",
+    "http_date",
+    "parse_signature",
+    "sign_request",
+    "verify_signature",
+]
+
+CAVAGE = "cavage"
+RFC9421 = "rfc9421"
+CAVAGE_ALGORITHMS = frozenset({"rsa-sha256", "hs2019"})
+RFC9421_ALGORITHMS = frozenset({"rsa-v1_5-sha256", "rsa-pss-sha512"})
+MAX_HEADER = 8192
+MAX_SIGNATURE_BYTES = 1024  # RSA-8192
+MIN_KEY_BITS = 1024
+DEFAULT_CONTENT_TYPE = "application/activity+json"
+
+_PKCS1 = padding.PKCS1v15()
+_SHA256 = hashes.SHA256()
+_SHA512 = hashes.SHA512()
+_PSS_64 = padding.PSS(mgf=padding.MGF1(hashes.SHA512()), salt_length=64)
+_PSS_AUTO = padding.PSS(mgf=padding.MGF1(hashes.SHA512()), salt_length=padding.PSS.AUTO)
+# (padding, hash) pairs tried per algorithm. Mastodon and most servers that announce
+# "hs2019" really sign with RSASSA-PKCS1-v1_5 SHA-256; the draft's hs2019 suggests PSS/SHA-512.
+_SCHEMES: dict[str, tuple[tuple[padding.AsymmetricPadding, hashes.HashAlgorithm], ...]] = {
+    "rsa-sha256": ((_PKCS1, _SHA256),),
+    "rsa-v1_5-sha256": ((_PKCS1, _SHA256),),
+    "hs2019": ((_PKCS1, _SHA256), (_PSS_AUTO, _SHA512)),
+    "rsa-pss-sha512": ((_PSS_64, _SHA512),),
+    "": ((_PKCS1, _SHA256), (_PSS_AUTO, _SHA512)),  # RFC 9421 without `alg`: derived from the key
+}
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTH_NUMBER = {m: i + 1 for i, m in enumerate(_MONTHS)}
+_IMF_FIXDATE = re.compile(
+    r"^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{2}) ([A-Z][a-z]{2}) ([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT$"
+)
+_CAVAGE_PARAM = re.compile(r'[\s,]*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(?:"([^"]*)"|([0-9]{1,15}))\s*(?:,|$)')
+_MANAGED = frozenset({"host", "date", "digest", "content-digest", "signature", "signature-input", "content-type"})
+
+
+class SignatureError(Exception):
+    """The request's signature is missing, malformed, out of policy or wrong; ``reason`` is a
+    human-readable sentence (the inbox answers 401 with it)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class SignedRequest:
+    """A parsed, policy-checked signature awaiting the key of ``key_id``."""
+
+    key_id: str
+    scheme: str
+    signing_string: bytes
+    signature: bytes
+    algorithm: str
+    covered: tuple[str, ...]
+    # Other signature bases the signer may equally have used (RFC 9421 ``@target-uri`` with
+    # http instead of https when the receiver cannot know its public scheme).
+    alternatives: tuple[bytes, ...] = ()
+
+
+# --- signing ---------------------------------------------------------------------------------
+
+_date_cache: tuple[int, str] = (-1, "")
+
+
+def http_date(timestamp: float) -> str:
+    """IMF-fixdate (``Sun, 06 Nov 1994 08:49:37 GMT``) for a POSIX timestamp; cached per second."""
+    global _date_cache
+    second = int(timestamp)
+    cached = _date_cache
+    if cached[0] == second:
+        return cached[1]
+    t = time.gmtime(second)
+    text = (
+        f"{_WEEKDAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+    )
+    _date_cache = (second, text)
+    return text
+
+
+@lru_cache(maxsize=4096)
+def _target(url: str) -> tuple[str, str, str]:
+    """(Host value, request-target path with query, normalised target URI) of a URL."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ValueError(f"cannot sign a request to a {scheme or 'relative'!s} URL")
+    host = host_of(url)
+    path = parts.path or "/"
+    if parts.query:
+        path = f"{path}?{parts.query}"
+    return host, path, f"{scheme}://{host}{path}"
+
+
+@lru_cache(maxsize=1024)
+def _checked_key_id(key_id: str) -> str:
+    if not key_id or len(key_id) > 2048 or not all(" " < c <= "~" for c in key_id) or '"' in key_id or "\\" in key_id:
+        raise ValueError("key_id must be printable ASCII without quotes, backslashes or spaces")
+    return key_id
+
+
+def sign_request(
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    body: bytes | None,
+    *,
+    key_id: str,
+    private_key: rsa.RSAPrivateKey,
+    scheme: str = CAVAGE,
+    now: datetime | None = None,
+) -> dict[str, str]:
+    """Headers to send for this request: the given ones plus ``Host``, ``Date`` (IMF-fixdate),
+    for a body ``Digest`` (cavage) or ``Content-Digest`` (rfc9421) and ``Content-Type`` (kept
+    from ``headers``, else ``application/activity+json``), and the signature:
+    cavage ``Signature`` over ``(request-target) host date digest content-type`` (without a
+    body ``(request-target) host date`` plus ``accept`` when given), rsa-sha256; or RFC 9421
+    ``Signature-Input``/``Signature`` labelled ``sig1`` over ``@method @target-uri
+    content-digest content-type`` (GET: ``@method @target-uri``), rsa-v1_5-sha256.
+    Raises ValueError for a non-http(s) URL, a bad key_id or an unknown scheme."""
+    host, path, target_uri = _target(url)
+    _checked_key_id(key_id)
+    timestamp = now.timestamp() if now is not None else time.time()
+    date = http_date(timestamp)
+    out: dict[str, str] = {}
+    content_type = None
+    accept = None
+    for name, value in headers.items():
+        lname = name.lower()
+        if lname == "content-type":
+            content_type = value
+        elif lname == "accept":
+            accept = value
+        if lname not in _MANAGED:
+            out[name] = value
+    out["Host"] = host
+    out["Date"] = date
+    verb = method.upper()
+    if body is not None:
+        content_type = content_type or DEFAULT_CONTENT_TYPE
+        out["Content-Type"] = content_type
+    if scheme == CAVAGE:
+        if body is not None:
+            digest = digest_header(body)
+            out["Digest"] = digest
+            names = "(request-target) host date digest content-type"
+            text = (
+                f"(request-target): {verb.lower()} {path}\nhost: {host}\ndate: {date}\n"
+                f"digest: {digest}\ncontent-type: {content_type}"
+            )
+        else:
+            names = "(request-target) host date"
+            text = f"(request-target): {verb.lower()} {path}\nhost: {host}\ndate: {date}"
+            if accept is not None:
+                names += " accept"
+                text += f"\naccept: {accept.strip()}"
+        signature = base64.b64encode(private_key.sign(text.encode("latin-1"), _PKCS1, _SHA256)).decode("ascii")
+        out["Signature"] = f'keyId="{key_id}",algorithm="rsa-sha256",headers="{names}",signature="{signature}"'
+    elif scheme == RFC9421:
+        if body is not None:
+            digest = content_digest_header(body)
+            out["Content-Digest"] = digest
+            components = '("@method" "@target-uri" "content-digest" "content-type")'
+            base = (
+                f'"@method": {verb}\n"@target-uri": {target_uri}\n'
+                f'"content-digest": {digest}\n"content-type": {content_type}\n'
+            )
+        else:
+            components = '("@method" "@target-uri")'
+            base = f'"@method": {verb}\n"@target-uri": {target_uri}\n'
+        params = f'{components};created={int(timestamp)};keyid={serialize_bare(key_id)};alg="rsa-v1_5-sha256"'
+        base += f'"@signature-params": {params}'
+        signature = base64.b64encode(private_key.sign(base.encode("latin-1"), _PKCS1, _SHA256)).decode("ascii")
+        out["Signature-Input"] = f"sig1={params}"
+        out["Signature"] = f"sig1=:{signature}:"
+    else:
+        raise ValueError(f"unknown signature scheme {scheme!r}")
+    return out
+
+
+# --- parsing and policy ----------------------------------------------------------------------
+
+
+def _lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise SignatureError("header names and values must be text")
+        out[name.lower()] = value
+    return out
+
+
+def _parse_date(value: str) -> float:
+    match = _IMF_FIXDATE.match(value.strip())
+    if match:
+        day, month, year, hh, mm, ss = match.groups()
+        number = _MONTH_NUMBER.get(month)
+        if number is not None:
+            try:
+                return float(calendar.timegm((int(year), number, int(day), int(hh), int(mm), int(ss), 0, 0, 0)))
+            except (ValueError, OverflowError):
+                pass
+    try:  # other RFC 7231 / RFC 2822 forms some servers still send
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        raise SignatureError(f"Date header {value[:40]!r} is not an HTTP date") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+def _check_time(label: str, timestamp: float, now: float, skew: float) -> None:
+    if timestamp > now + skew:
+        raise SignatureError(f"{label} is {int(timestamp - now)} s in the future (allowed skew {int(skew)} s)")
+    if timestamp < now - skew:
+        raise SignatureError(f"{label} is {int(now - timestamp)} s old (allowed skew {int(skew)} s)")
+
+
+def _check_key_id(key_id: str) -> None:
+    if len(key_id) > 2048:
+        raise SignatureError("keyId is too long")
+    lowered = key_id[:8].lower()
+    if not (lowered.startswith("https://") or lowered.startswith("http://")):
+        raise SignatureError(f"keyId must be an http(s) URL, got {key_id[:60]!r}")
+    try:
+        host_of(key_id)
+    except ValueError:
+        raise SignatureError("keyId URL has no valid host") from None
+    if not key_id.isascii() or any(c.isspace() or c < " " for c in key_id):
+        raise SignatureError("keyId must be an ASCII URL without whitespace")
+
+
+def _decode_signature(value: str) -> bytes:
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise SignatureError("signature is not valid base64") from None
+    if not raw or len(raw) > MAX_SIGNATURE_BYTES:
+        raise SignatureError("signature has an implausible length")
+    return raw
+
+
+def _check_host(value: str, expected: str) -> None:
+    try:
+        host = drop_default_port(normalise_host(value.strip()))
+    except ValueError:
+        raise SignatureError(f"Host header {value[:60]!r} is not a host") from None
+    if host != expected:
+        raise SignatureError(f"request was signed for host {host!r}, not {expected!r}")
+
+
+def _check_body(h: dict[str, str], body: bytes | None, header: str) -> None:
+    value = h.get(header)
+    if body is None:
+        return  # nothing to check the digest against (GET, HEAD)
+    if value is None:
+        if body:
+            raise SignatureError(f"a request with a body needs a {header.title()} header")
+        return
+    try:
+        if header == "digest":
+            check_digest(value, body)
+        else:
+            check_content_digest(value, body)
+    except DigestError as exc:
+        raise SignatureError(str(exc)) from None
+
+
+def _cavage_params(value: str) -> dict[str, str]:
+    params: dict[str, str] = {}
+    pos, end = 0, len(value.rstrip())
+    while pos < end:
+        match = _CAVAGE_PARAM.match(value, pos)
+        if not match or match.end() == pos:
+            raise SignatureError(f"malformed Signature header near position {pos}")
+        name = match.group(1).lower()
+        if name in params:
+            raise SignatureError(f"Signature parameter {name!r} given twice")
+        params[name] = match.group(2) if match.group(2) is not None else match.group(3)
+        pos = match.end()
+    return params
+
+
+def _parse_cavage(
+    method: str, path: str, h: dict[str, str], body: bytes | None, value: str, expected: str, now: float, skew: float
+) -> SignedRequest:
+    params = _cavage_params(value)
+    key_id = params.get("keyid")
+    if not key_id:
+        raise SignatureError("Signature has no keyId")
+    _check_key_id(key_id)
+    algorithm = (params.get("algorithm") or "hs2019").lower()
+    if algorithm not in CAVAGE_ALGORITHMS:
+        raise SignatureError(f"unsupported signature algorithm {algorithm[:40]!r} (rsa-sha256 or hs2019)")
+    if "signature" not in params:
+        raise SignatureError("Signature has no signature value")
+    signature = _decode_signature(params["signature"])
+    covered = tuple(params.get("headers", "date").lower().split())
+    if not covered or len(covered) > 32 or len(set(covered)) != len(covered):
+        raise SignatureError("Signature headers list is empty, too long or repeats a name")
+    if "(request-target)" not in covered:
+        raise SignatureError("signature does not cover (request-target)")
+    if "host" not in covered:
+        raise SignatureError("signature does not cover the host header")
+    if "date" not in covered and "(created)" not in covered:
+        raise SignatureError("signature covers neither date nor (created)")
+    if body and "digest" not in covered:
+        raise SignatureError("signature does not cover the body digest")
+    lines = []
+    for name in covered:
+        if name == "(request-target)":
+            line = f"{name}: {method.lower()} {path}"
+        elif name in ("(created)", "(expires)"):
+            stamp = params.get(name[1:-1])
+            if stamp is None or not stamp.isdigit():
+                raise SignatureError(f"{name} is covered but the {name[1:-1]} parameter is missing")
+            line = f"{name}: {stamp}"
+        else:
+            header_value = h.get(name)
+            if header_value is None:
+                raise SignatureError(f"signed header {name!r} is missing from the request")
+            line = f"{name}: {header_value.strip()}"
+        lines.append(line)
+    _check_host(h["host"], expected)
+    if "date" in covered:
+        _check_time("Date", _parse_date(h["date"]), now, skew)
+    if "created" in params and params["created"].isdigit():
+        _check_time("created", float(params["created"]), now, skew)
+    if "expires" in params and params["expires"].isdigit() and float(params["expires"]) < now:
+        raise SignatureError("signature has expired")
+    _check_body(h, body, "digest")
+    try:
+        signing_string = "\n".join(lines).encode("latin-1")
+    except UnicodeEncodeError:
+        raise SignatureError("a signed header contains characters outside Latin-1") from None
+    return SignedRequest(key_id, CAVAGE, signing_string, signature, algorithm, covered)
+
+
+def _parse_rfc9421(
+    method: str,
+    path: str,
+    h: dict[str, str],
+    body: bytes | None,
+    expected: str,
+    expected_scheme: str | None,
+    now: float,
+    skew: float,
+) -> SignedRequest:
+    if "host" in h:
+        _check_host(h["host"], expected)
+    schemes = (expected_scheme,) if expected_scheme else ("https", "http")
+    try:
+        sig = extract(method, path, h, authority=expected, schemes=schemes)
+    except BaseError as exc:
+        raise SignatureError(str(exc)) from None
+    _check_key_id(sig.key_id)
+    if sig.algorithm and sig.algorithm not in RFC9421_ALGORITHMS:
+        raise SignatureError(f"unsupported signature algorithm {sig.algorithm[:40]!r}")
+    covered = set(sig.covered)
+    if "@method" not in covered or not covered & {"@target-uri", "@path", "@request-target"}:
+        raise SignatureError("signature does not cover the request method and target (@method, @target-uri)")
+    if not covered & {"@target-uri", "@authority", "host"}:
+        raise SignatureError("signature does not cover the host (@authority or @target-uri)")
+    if sig.created is None:
+        raise SignatureError("signature has no created parameter")
+    _check_time("created", float(sig.created), now, skew)
+    if sig.expires is not None and sig.expires < now:
+        raise SignatureError("signature has expired")
+    if "date" in covered:
+        _check_time("Date", _parse_date(h["date"]), now, skew)
+    if body and "content-digest" not in covered:
+        raise SignatureError("signature does not cover the body (content-digest)")
+    if len(sig.signature) > MAX_SIGNATURE_BYTES:
+        raise SignatureError("signature has an implausible length")
+    _check_body(h, body, "content-digest")
+    return SignedRequest(
+        sig.key_id, RFC9421, sig.bases[0], sig.signature, sig.algorithm, sig.covered, alternatives=sig.bases[1:]
+    )
+
+
+def parse_signature(
+    method: str,
+    path_with_query: str,
+    headers: Mapping[str, str],
+    body: bytes | None,
+    *,
+    expected_host: str,
+    now: datetime | None = None,
+    max_skew: timedelta = timedelta(hours=1),
+    expected_scheme: str | None = None,
+) -> SignedRequest:
+    """Parse and policy-check the signature of an incoming request without any key: the scheme
+    (cavage ``Signature`` / ``Authorization: Signature``, or RFC 9421), coverage of the request
+    target, host, date/created and (with a body) the digest; host equal to ``expected_host``;
+    time within ``max_skew`` both ways; digest matching ``body``; a supported algorithm; an
+    http(s) keyId. Raises only SignatureError, whatever the input. ``expected_scheme`` is the
+    public scheme for RFC 9421 ``@target-uri`` (None: https, with http accepted too)."""
+    try:
+        h = _lower_headers(headers)
+        try:
+            expected = drop_default_port(normalise_host(expected_host))
+        except ValueError:
+            raise SignatureError("this server's own host name is misconfigured") from None
+        timestamp = now.timestamp() if now is not None else time.time()
+        skew = max_skew.total_seconds()
+        if any(len(h.get(n, "")) > MAX_HEADER for n in ("signature", "signature-input", "authorization")):
+            raise SignatureError("signature header is oversized")
+        if "signature-input" in h:
+            return _parse_rfc9421(method, path_with_query, h, body, expected, expected_scheme, timestamp, skew)
+        value = h.get("signature")
+        if value is None:
+            auth = h.get("authorization", "")
+            if auth[:10].lower() == "signature ":
+                value = auth[10:]
+        if not value:
+            raise SignatureError("request is not signed (no Signature header)")
+        return _parse_cavage(method, path_with_query, h, body, value, expected, timestamp, skew)
+    except SignatureError:
+        raise
+    except Exception as exc:  # hostile input must never escape as anything but SignatureError
+        raise SignatureError(f"malformed signature headers ({type(exc).__name__})") from None
+
+
+def verify_signature(signed: SignedRequest, public_key: rsa.RSAPublicKey) -> None:
+    """Return if ``signed`` verifies with ``public_key``; raise SignatureError otherwise."""
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise SignatureError("only RSA keys are supported")
+    if public_key.key_size < MIN_KEY_BITS:
+        raise SignatureError(f"RSA key of {public_key.key_size} bits is too small")
+    schemes = _SCHEMES.get(signed.algorithm)
+    if schemes is None:
+        raise SignatureError(f"unsupported signature algorithm {signed.algorithm!r}")
+    for data in (signed.signing_string, *signed.alternatives):
+        for pad, digest in schemes:
+            try:
+                public_key.verify(signed.signature, data, pad, digest)
+                return
+            except InvalidSignature:
+                continue
+    raise SignatureError("signature does not match the signer's key")
