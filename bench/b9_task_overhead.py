@@ -22,6 +22,8 @@ from typing import Any
 
 from celery import shared_task
 
+from bench.registry import Context, Measurement, benchmark
+
 TARGET, STRETCH = 0.25, 0.10
 
 
@@ -52,6 +54,28 @@ def summarise_b9(raw: dict[str, Any]) -> dict[str, Any]:
         "stretch": STRETCH,
         "passed": median <= TARGET,
     }
+
+
+@benchmark(
+    "B9",
+    title="task-overhead",
+    metric="no-op task CPU ÷ delivery task CPU",
+    target=TARGET,
+    stretch=STRETCH,
+    higher_is_better=False,
+)
+def task_overhead(ctx: Context) -> Measurement:
+    """B9 from the shared B4 driver run; see the module docstring."""
+    from bench.b4_deliver import driver_for
+
+    raw = driver_for(ctx)
+    return Measurement(
+        subject=[r["noop_task_cpu_s"] * 1000 for r in raw["runs"]],
+        baseline=[r["worker_cpu_s"] / raw["activities_per_run"] * 1000 for r in raw["runs"]],
+        subject_unit="ms CPU per no-op task",
+        baseline_unit="ms CPU per delivery task",
+        baseline_name=f"federation.deliver.activity carrying {raw['inboxes']} deliveries, same worker and run",
+    )
 
 
 def run() -> dict[str, Any]:

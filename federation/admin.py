@@ -22,6 +22,7 @@ from federation.models import (
     InboxItem,
     OutboxActivity,
 )
+from federation.policy import block_domain, unblock_domain
 
 
 @admin.register(Actor)
@@ -107,14 +108,17 @@ class DomainAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Block selected domains"))
     def block(self, request: HttpRequest, queryset: QuerySet[Domain]) -> None:
-        count = queryset.update(blocked=True)
+        hosts = list(queryset.values_list("host", flat=True))
+        for host in hosts:
+            block_domain(host, reason="blocked in the admin")
+        count = len(hosts)
         self.message_user(
             request, ngettext("%(count)d domain blocked.", "%(count)d domains blocked.", count) % {"count": count}
         )
 
     @admin.action(description=_("Unblock selected domains"))
     def unblock(self, request: HttpRequest, queryset: QuerySet[Domain]) -> None:
-        count = queryset.update(blocked=False)
+        count = sum(unblock_domain(host) for host in queryset.values_list("host", flat=True))
         self.message_user(
             request, ngettext("%(count)d domain unblocked.", "%(count)d domains unblocked.", count) % {"count": count}
         )

@@ -15,7 +15,7 @@ How a batch runs (``deliver_activity`` / ``deliver_domain``, called by ``federat
    A host that times out or refuses a connection is skipped for the rest of the batch, so a
    dead peer costs one timeout (``FEDERATION_DELIVERY_TIMEOUT``, default 10 s) and never
    delays the healthy hosts that the other threads serve meanwhile.
-3. **Record** outcomes with one ``bulk_update`` for the deliveries and at most a couple of
+3. **Record** outcomes with one UPDATE per group of equal outcomes (usually one per batch) and at most a couple of
    queries per host whose health changed.
 
 Outcomes: 2xx delivered; 4xx other than 408/429 failed for good; 408, 429, 5xx, other
@@ -234,6 +234,7 @@ def process_batch(deliveries: list[Delivery]) -> BatchReport:
 
     schemes = {h: (d.signature_scheme if d.signature_scheme in SCHEMES else SCHEMES[0]) for h, d in domains.items()}
     stats: dict[str, _HostStats] = defaultdict(_HostStats)
+    delays: dict[tuple[str, int, float | None], timedelta | None] = {}
     for job, result in send_all(jobs, schemes) if jobs else []:
         delivery, st = job.delivery, stats[job.delivery.domain]
         report.requests += result.requests
@@ -254,7 +255,11 @@ def process_batch(deliveries: list[Delivery]) -> BatchReport:
         if result.requests:
             st.failures += 1
             st.last_error = result.error
-        delay = backoff_delay(delivery.attempts, retry_after=result.retry_after)
+        # One jittered delay per (host, attempt) keeps rows groupable into few UPDATEs.
+        key = (delivery.domain, delivery.attempts, result.retry_after)
+        if key not in delays:
+            delays[key] = backoff_delay(delivery.attempts, retry_after=result.retry_after)
+        delay = delays[key]
         if delay is None:
             _finish(delivery, DeliveryState.FAILED, now)
             report.failed += 1
@@ -265,11 +270,34 @@ def process_batch(deliveries: list[Delivery]) -> BatchReport:
             delivery.next_attempt_at = probe_at
         report.retrying += 1
 
-    fields = ["state", "state_changed_at", "attempts", "next_attempt_at", "last_status", "last_error", "delivered_at"]
-    Delivery.objects.bulk_update(changed, fields, batch_size=BATCH_SIZE)
+    _save(changed)
     for host, domain in domains.items():
         _record_domain(domain, stats.get(host), schemes[host], now, report)
     return report
+
+
+_SAVED_FIELDS = (
+    "state",
+    "state_changed_at",
+    "attempts",
+    "next_attempt_at",
+    "last_status",
+    "last_error",
+    "delivered_at",
+)
+
+
+def _save(rows: list[Delivery]) -> None:
+    """Write outcomes with one UPDATE per group of identical values (a batch is mostly one
+    group); Django's ``bulk_update`` builds a CASE per row and cost ~4 ms a row here."""
+    groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+    for row in rows:
+        groups[tuple(getattr(row, name) for name in _SAVED_FIELDS)].append(row.pk)
+    for values, ids in groups.items():
+        for i in range(0, len(ids), BATCH_SIZE):
+            Delivery.objects.filter(pk__in=ids[i : i + BATCH_SIZE]).update(
+                **dict(zip(_SAVED_FIELDS, values, strict=True))
+            )
 
 
 def _record_domain(domain: Domain, st: _HostStats | None, scheme: str, now: datetime, report: BatchReport) -> None:

@@ -5,7 +5,6 @@ covered, time window, key id form) lives in ``federation.signatures``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from federation.structured_fields import SFError, Token, parse_dictionary, serialize_inner_list
 
@@ -33,7 +32,6 @@ class Rfc9421Signature:
 
 def _component_value(name: str, method: str, target: str, authority: str, scheme: str, h: dict[str, str]) -> str:
     if name.startswith("@"):
-        parts = urlsplit(target)
         if name == "@method":
             return method.upper()
         if name == "@target-uri":
@@ -45,9 +43,9 @@ def _component_value(name: str, method: str, target: str, authority: str, scheme
         if name == "@request-target":
             return target
         if name == "@path":
-            return parts.path or "/"
+            return target.partition("?")[0] or "/"
         if name == "@query":
-            return "?" + parts.query
+            return "?" + target.partition("?")[2]
         raise BaseError(f"unsupported derived component {name!r}")
     value = h.get(name)
     if value is None:

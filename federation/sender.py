@@ -29,7 +29,7 @@ from federation.transport import BadScheme, BlockedAddress, TransportError, get_
 
 CONTENT_TYPE = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
 SCHEMES = ("cavage", "rfc9421")
-RESPONSE_LIMIT = 16 * 1024
+RESPONSE_LIMIT = 64 * 1024  # error pages can be large; a bigger answer counts as a transport error
 ERROR_LIMIT = 500
 MAX_RETRY_AFTER = timedelta(hours=24)
 
@@ -111,7 +111,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 def _post(job: Job, scheme: str, timeout: float) -> Any:
     key = load_private_key(job.private_pem)
 
-    def sign(method: str, url: str, headers: dict[str, str], body: bytes) -> dict[str, str]:
+    def sign(method: str, url: str, headers: dict[str, str], body: bytes | None) -> dict[str, str]:
         return sign_request(method, url, headers, body, key_id=job.key_id, private_key=key, scheme=scheme)
 
     return get_transport().post(

@@ -225,14 +225,11 @@ def sign_request(
 
 
 def _lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name, value in headers.items():
-        if not isinstance(name, str) or not isinstance(value, str):
-            raise SignatureError("header names and values must be text")
-        out[name.lower()] = value
-    return out
+    # A non-text name or value fails here with AttributeError, turned into SignatureError.
+    return {name.lower(): value for name, value in headers.items()}
 
 
+@lru_cache(maxsize=256)
 def _parse_date(value: str) -> float:
     match = _IMF_FIXDATE.match(value.strip())
     if match:
@@ -259,6 +256,7 @@ def _check_time(label: str, timestamp: float, now: float, skew: float) -> None:
         raise SignatureError(f"{label} is {int(now - timestamp)} s old (allowed skew {int(skew)} s)")
 
 
+@lru_cache(maxsize=4096)
 def _check_key_id(key_id: str) -> None:
     if len(key_id) > 2048:
         raise SignatureError("keyId is too long")
@@ -283,9 +281,14 @@ def _decode_signature(value: str) -> bytes:
     return raw
 
 
+@lru_cache(maxsize=1024)
+def _host_key(value: str) -> str:
+    return drop_default_port(normalise_host(value.strip()))
+
+
 def _check_host(value: str, expected: str) -> None:
     try:
-        host = drop_default_port(normalise_host(value.strip()))
+        host = _host_key(value)
     except ValueError:
         raise SignatureError(f"Host header {value[:60]!r} is not a host") from None
     if host != expected:
@@ -324,10 +327,16 @@ def _cavage_params(value: str) -> dict[str, str]:
     return params
 
 
-def _parse_cavage(
-    method: str, path: str, h: dict[str, str], body: bytes | None, value: str, expected: str, now: float, skew: float
-) -> SignedRequest:
-    params = _cavage_params(value)
+_SIGNATURE_VALUE = re.compile(r'(?:^|(?<=,))\s*signature\s*=\s*"([^"]*)"\s*,?')
+
+
+@lru_cache(maxsize=1024)
+def _cavage_plan(rest: str) -> tuple[str, str, tuple[str, ...], dict[str, str]]:
+    """(keyId, algorithm, covered headers, other params) of a cavage header without its
+    signature value; raises SignatureError when they are out of policy."""
+    params = _cavage_params(rest)
+    if "signature" in params:
+        raise SignatureError("Signature parameter 'signature' given twice")
     key_id = params.get("keyid")
     if not key_id:
         raise SignatureError("Signature has no keyId")
@@ -335,9 +344,6 @@ def _parse_cavage(
     algorithm = (params.get("algorithm") or "hs2019").lower()
     if algorithm not in CAVAGE_ALGORITHMS:
         raise SignatureError(f"unsupported signature algorithm {algorithm[:40]!r} (rsa-sha256 or hs2019)")
-    if "signature" not in params:
-        raise SignatureError("Signature has no signature value")
-    signature = _decode_signature(params["signature"])
     covered = tuple(params.get("headers", "date").lower().split())
     if not covered or len(covered) > 32 or len(set(covered)) != len(covered):
         raise SignatureError("Signature headers list is empty, too long or repeats a name")
@@ -347,30 +353,57 @@ def _parse_cavage(
         raise SignatureError("signature does not cover the host header")
     if "date" not in covered and "(created)" not in covered:
         raise SignatureError("signature covers neither date nor (created)")
+    stamps = {k: v for k, v in params.items() if k in ("created", "expires")}
+    return key_id, algorithm, covered, stamps
+
+
+def _split_signature_value(value: str) -> tuple[str, str]:
+    """(signature value, the header without it). Fast path: ``signature="..."`` is last, as
+    Mastodon, Pleroma, Misskey and GoToSocial send it."""
+    idx = value.rfind('signature="')
+    if idx >= 0 and (idx == 0 or value[:idx].rstrip().endswith(",") or not value[:idx].strip()):
+        close = value.find('"', idx + 11)
+        if close >= 0 and not value[close + 1 :].strip(" ,"):
+            return value[idx + 11 : close], value[:idx]
+    match = _SIGNATURE_VALUE.search(value)
+    if match is None:
+        raise SignatureError("Signature has no signature value")
+    return match.group(1), value[: match.start()] + value[match.end() :]
+
+
+def _parse_cavage(
+    method: str, path: str, h: dict[str, str], body: bytes | None, value: str, expected: str, now: float, skew: float
+) -> SignedRequest:
+    sig_value, rest = _split_signature_value(value)
+    # Everything but the signature value (keyId, algorithm, headers) repeats from one request of
+    # a sender to the next, so its parse and checks are cached; only the value is new each time.
+    key_id, algorithm, covered, params = _cavage_plan(rest)
+    signature = _decode_signature(sig_value)
     if body and "digest" not in covered:
         raise SignatureError("signature does not cover the body digest")
     lines = []
     for name in covered:
         if name == "(request-target)":
-            line = f"{name}: {method.lower()} {path}"
-        elif name in ("(created)", "(expires)"):
+            lines.append(f"(request-target): {method.lower()} {path}")
+        elif name[0] == "(":
             stamp = params.get(name[1:-1])
             if stamp is None or not stamp.isdigit():
                 raise SignatureError(f"{name} is covered but the {name[1:-1]} parameter is missing")
-            line = f"{name}: {stamp}"
+            lines.append(f"{name}: {stamp}")
         else:
             header_value = h.get(name)
             if header_value is None:
                 raise SignatureError(f"signed header {name!r} is missing from the request")
-            line = f"{name}: {header_value.strip()}"
-        lines.append(line)
+            lines.append(f"{name}: {header_value.strip()}")
     _check_host(h["host"], expected)
-    if "date" in covered:
+    if "date" in h and "date" in covered:
         _check_time("Date", _parse_date(h["date"]), now, skew)
-    if "created" in params and params["created"].isdigit():
-        _check_time("created", float(params["created"]), now, skew)
-    if "expires" in params and params["expires"].isdigit() and float(params["expires"]) < now:
-        raise SignatureError("signature has expired")
+    if params:
+        created, expires = params.get("created"), params.get("expires")
+        if created is not None and created.isdigit():
+            _check_time("created", float(created), now, skew)
+        if expires is not None and expires.isdigit() and float(expires) < now:
+            raise SignatureError("signature has expired")
     _check_body(h, body, "digest")
     try:
         signing_string = "\n".join(lines).encode("latin-1")
@@ -441,14 +474,14 @@ def parse_signature(
     try:
         h = _lower_headers(headers)
         try:
-            expected = drop_default_port(normalise_host(expected_host))
+            expected = _host_key(expected_host)
         except ValueError:
             raise SignatureError("this server's own host name is misconfigured") from None
         timestamp = now.timestamp() if now is not None else time.time()
         skew = max_skew.total_seconds()
-        if any(len(h.get(n, "")) > MAX_HEADER for n in ("signature", "signature-input", "authorization")):
-            raise SignatureError("signature header is oversized")
         if "signature-input" in h:
+            if len(h["signature-input"]) > MAX_HEADER or len(h.get("signature", "")) > MAX_HEADER:
+                raise SignatureError("signature header is oversized")
             return _parse_rfc9421(method, path_with_query, h, body, expected, expected_scheme, timestamp, skew)
         value = h.get("signature")
         if value is None:
@@ -457,6 +490,8 @@ def parse_signature(
                 value = auth[10:]
         if not value:
             raise SignatureError("request is not signed (no Signature header)")
+        if len(value) > MAX_HEADER:
+            raise SignatureError("signature header is oversized")
         return _parse_cavage(method, path_with_query, h, body, value, expected, timestamp, skew)
     except SignatureError:
         raise

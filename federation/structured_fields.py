@@ -13,6 +13,8 @@ import re
 _KEY = re.compile(r"[a-z*][a-z0-9_\-.*]*")
 _TOKEN = re.compile(r"[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*")
 _INTEGER = re.compile(r"-?[0-9]{1,15}")
+_STRING = re.compile(r'"((?:[ !#-\[\]-~]|\\["\\])*)"')
+_UNESCAPE = re.compile(r"\\(.)")
 MAX_LENGTH = 8192
 
 
@@ -45,12 +47,16 @@ class _Parser:
         return self.s[self.i] if self.i < len(self.s) else ""
 
     def skip_sp(self) -> None:
-        while self.peek() == " ":
-            self.i += 1
+        s, i, n = self.s, self.i, len(self.s)
+        while i < n and s[i] == " ":
+            i += 1
+        self.i = i
 
     def skip_ows(self) -> None:
-        while self.peek() in (" ", "\t") and self.peek():
-            self.i += 1
+        s, i, n = self.s, self.i, len(self.s)
+        while i < n and s[i] in " \t":
+            i += 1
+        self.i = i
 
     def key(self) -> str:
         m = _KEY.match(self.s, self.i)
@@ -92,24 +98,12 @@ class _Parser:
         return Token(m.group(0))
 
     def string(self) -> str:
-        out: list[str] = []
-        self.i += 1
-        while self.i < len(self.s):
-            c = self.s[self.i]
-            self.i += 1
-            if c == "\\":
-                nxt = self.s[self.i : self.i + 1]
-                if nxt not in ('"', "\\"):
-                    raise SFError("invalid escape in string")
-                out.append(nxt)
-                self.i += 1
-            elif c == '"':
-                return "".join(out)
-            elif not " " <= c <= "~":
-                raise SFError("invalid character in string")
-            else:
-                out.append(c)
-        raise SFError("unterminated string")
+        m = _STRING.match(self.s, self.i)
+        if not m:
+            raise SFError(f"invalid or unterminated string at position {self.i}")
+        self.i = m.end()
+        value = m.group(1)
+        return _UNESCAPE.sub(r"\1", value) if "\\" in value else value
 
     def params(self) -> Params:
         params: Params = []
@@ -179,7 +173,7 @@ def serialize_bare(value: BareItem) -> str:
         return ":" + base64.b64encode(value).decode("ascii") + ":"
     if isinstance(value, Token):
         return str(value)
-    if not all(" " <= c <= "~" for c in value):
+    if not (value.isascii() and value.isprintable()):
         raise SFError("string with characters outside printable ASCII")
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

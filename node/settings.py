@@ -156,13 +156,14 @@ else:
 # Celery. Queue names live in node/celery.py (QUEUES); tasks name their queue there by prefix.
 if NODE.embedded_broker:
     _broker_dir = NODE.var_dir / "broker"
-    for _sub in ("out", "processed"):
+    for _sub in ("out", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 else:
@@ -222,4 +223,3 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 # Outbound delivery sweeper: re-queues due retries and leases expired by a dead worker or lost message.
 CELERY_BEAT_SCHEDULE["federation.deliver.sweep"] = {"task": "federation.deliver.sweep", "schedule": 60.0}
-FORMS_URLFIELD_ASSUME_HTTPS = True

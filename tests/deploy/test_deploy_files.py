@@ -7,127 +7,41 @@ the real tool would (``nginx -t``, ``systemd-analyze verify``, ``gunicorn --chec
 
 from __future__ import annotations
 
-import ast
-import configparser
-import datetime
 import os
 import re
 import runpy
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-import urllib3
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from django.conf import settings
 
 from node.config import ConfigError, load
-
-ROOT = Path(__file__).resolve().parents[2]
-DEPLOY = ROOT / "deploy"
-SITE = DEPLOY / "nginx" / "redcloud.conf"
-UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
-ENV_EXAMPLE = DEPLOY / "redcloud.env.example"
-GUNICORN_CONF = DEPLOY / "gunicorn.conf.py"
-MANAGE_WRAPPER = DEPLOY / "bin" / "redcloud-manage"
-INSTALL_DIR = "/opt/redcloud"
-PLACEHOLDER_CERT = "/etc/letsencrypt/live/county-a.example.org/fullchain.pem"
-PLACEHOLDER_KEY = "/etc/letsencrypt/live/county-a.example.org/privkey.pem"
-
-
-def parse_env_text(text: str) -> dict[str, str]:
-    """Read ``KEY=value`` lines the way systemd's EnvironmentFile= does for our simple format."""
-    values: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        assert sep, f"not KEY=VALUE: {line!r}"
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
-
-
-def config_variables() -> set[str]:
-    """Names of every environment variable ``node/config.py`` reads, found in its source."""
-    tree = ast.parse((ROOT / "node" / "config.py").read_text())
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            func = node.func
-            is_env_get = (
-                isinstance(func, ast.Attribute)
-                and func.attr == "get"
-                and isinstance(func.value, ast.Name)
-                and func.value.id == "env"
-            )
-            args = node.args if is_env_get else node.args[1:]
-            takes_env = is_env_get or (node.args and isinstance(node.args[0], ast.Name) and node.args[0].id == "env")
-            if takes_env and args and isinstance(args[0], ast.Constant) and isinstance(args[0].value, str):
-                names.add(args[0].value)
-        elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == "env":
-            if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
-                names.add(node.slice.value)
-    return names
-
-
-def production_env(tmp_path: Path) -> dict[str, str]:
-    """The shipped env example with its placeholder secret replaced and state kept in ``tmp_path``."""
-    env = parse_env_text(ENV_EXAMPLE.read_text())
-    env["SECRET_KEY"] = "k" * 50
-    env["NODE_VAR_DIR"] = str(tmp_path / "var")
-    env["MEDIA_ROOT"] = str(tmp_path / "var" / "media")
-    return env
-
-
-def read_unit(path: Path) -> configparser.ConfigParser:
-    """Parse a systemd unit (repeatable keys allowed, ``%`` specifiers left alone, case kept)."""
-    parser = configparser.ConfigParser(strict=False, interpolation=None, delimiters=("=",))
-    parser.optionxform = str  # type: ignore[assignment,method-assign]
-    parser.read_string(path.read_text())
-    return parser
-
-
-def self_signed_cert(directory: Path) -> tuple[Path, Path]:
-    """Write a throw-away certificate and key for ``county-a.example.org`` into ``directory``."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "county-a.example.org")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("county-a.example.org")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "fullchain.pem", directory / "privkey.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
-
+from tests.deploy.deployfiles import (
+    DEPLOY,
+    ENV_EXAMPLE,
+    GUNICORN_CONF,
+    INSTALL_DIR,
+    PLACEHOLDER_CERT,
+    PLACEHOLDER_KEY,
+    ROOT,
+    SITE,
+    UNITS,
+    config_variables,
+    nginx_binary,
+    parse_env_text,
+    production_env,
+    read_unit,
+    self_signed_cert,
+)
 
 # --- nginx ------------------------------------------------------------------------------------
 
 
 def test_nginx_site_passes_nginx_t_with_a_real_certificate(tmp_path):
     """The site file is accepted by ``nginx -t`` once its certificate placeholders point at real files."""
-    nginx = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
+    nginx = nginx_binary()
     if nginx is None:
         pytest.skip("nginx not installed: apt-get install nginx-light (Debian) to run this check")
     text = SITE.read_text()
@@ -341,221 +255,3 @@ def test_gunicorn_check_config_loads_the_app_with_the_production_env(tmp_path):
     bad_env = {**base, **production_env(tmp_path), "SECRET_KEY": "replace-me"}
     bad = subprocess.run(command, cwd=ROOT, env=bad_env, capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "SECRET_KEY" in bad.stderr
-
-
-# --- redcloud-manage --------------------------------------------------------------------------
-
-
-def _run_wrapper(tmp_path: Path, env_text: str, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    env_file = tmp_path / "redcloud.env"
-    env_file.write_text(env_text)
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "LANG": "C.UTF-8",
-        "REDCLOUD_ENV_FILE": str(env_file),
-        "REDCLOUD_HOME": str(ROOT),
-        "REDCLOUD_USER": subprocess.run(["id", "-un"], capture_output=True, text=True, check=True).stdout.strip(),
-        **extra,
-    }
-    return subprocess.run([str(MANAGE_WRAPPER), *args], env=env, capture_output=True, text=True, timeout=60)
-
-
-@pytest.mark.skipif(shutil.which("bash") is None, reason="bash not installed")
-def test_redcloud_manage_reads_the_env_file_as_data(tmp_path):
-    """The manage.py wrapper passes quoted values with spaces and shell characters through literally."""
-    if not (ROOT / ".venv" / "bin" / "python").exists():
-        pytest.skip(f"no virtualenv at {ROOT / '.venv'}")
-    marker = tmp_path / "should-not-exist"
-    text = (
-        "# settings\n"
-        '  NODE_NAME="Example  County"  \n'
-        "export NODE_ROLE=prefecture\n"
-        f"SECRET_KEY='$(touch {marker})x'\n"
-        f"NODE_VAR_DIR={tmp_path / 'var'}\n"
-        "NODE_DOMAIN=from-file.example\n"
-    )
-    code = "from django.conf import settings as s; print(repr((s.NODE_NAME, s.NODE_ROLE, s.SECRET_KEY, s.NODE_DOMAIN)))"
-    result = _run_wrapper(tmp_path, text, "shell", "-c", code, NODE_DOMAIN="from-environment.example")
-    assert result.returncode == 0, result.stderr
-    expected = ("Example  County", "prefecture", f"$(touch {marker})x", "from-environment.example")
-    assert result.stdout.strip().splitlines()[-1] == repr(expected)
-    assert not marker.exists()
-
-
-@pytest.mark.skipif(shutil.which("bash") is None, reason="bash not installed")
-def test_redcloud_manage_refuses_a_malformed_line_before_running_anything(tmp_path):
-    """A line that is not KEY=VALUE stops the wrapper with its line number, and manage.py never runs."""
-    text = f"NODE_VAR_DIR={tmp_path / 'var'}\nthis is not an assignment\n"
-    result = _run_wrapper(tmp_path, text, "migrate")
-    assert result.returncode == 1
-    assert "redcloud.env:2: expected KEY=VALUE" in result.stderr
-    assert not (tmp_path / "var").exists()
-
-
-def test_python_is_the_version_debian_12_ships():
-    """The deploy guide installs Debian 12's python3.11; the project must run on it."""
-    assert sys.version_info[:2] == (3, 11)
-
-
-# --- docs -------------------------------------------------------------------------------------
-
-
-def test_contributing_maps_every_module():
-    """CONTRIBUTING.md's code map names every module of every package, so the map cannot go stale."""
-    text = (ROOT / "CONTRIBUTING.md").read_text()
-    missing = []
-    for package in ("node", "groups", "learning", "microblog", "federation"):
-        for path in sorted((ROOT / package).rglob("*.py")):
-            relative = path.relative_to(ROOT / package).as_posix()
-            if "migrations/" in relative or path.name in {"__init__.py", "apps.py"}:
-                continue
-            if f"`{relative}`" not in text:
-                missing.append(f"{package}/{relative}")
-    assert missing == []
-
-
-def test_readme_starts_with_the_title_and_the_two_commands():
-    """README.md opens with the project title and the two commands a newcomer needs, nothing before."""
-    lines = (ROOT / "README.md").read_text().splitlines()
-    assert lines[:6] == ["# Redcloud", "", "```sh", "make run", "make test", "```"]
-    for target in ("run:", "test:"):
-        assert any(line.startswith(target) for line in (ROOT / "Makefile").read_text().splitlines())
-
-
-def test_operator_guide_names_every_unit_and_file_it_installs():
-    """deploy/README.md installs every systemd unit and copies the nginx site and env example it ships."""
-    guide = (DEPLOY / "README.md").read_text()
-    for unit in UNITS:
-        assert unit.stem in guide, unit.name
-    for shipped in ("deploy/nginx/redcloud.conf", "deploy/redcloud.env.example", "deploy/bin/redcloud-manage"):
-        assert shipped in guide and (ROOT / shipped).exists(), shipped
-    for command in ("node firstrun", "node status", "member create", "member token", "/healthz", "pg_dump"):
-        assert command in guide, command
-
-
-# --- nginx in front of gunicorn, for real -------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for_port(port: int, proc: subprocess.Popen[bytes], seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"process exited early with {proc.returncode}: {proc.args}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"nothing listening on 127.0.0.1:{port} after {seconds}s")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Stop a process this test started (by its pid) and wait for it."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-
-@pytest.mark.slow
-@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
-def test_nginx_site_in_front_of_gunicorn_serves_the_node(tmp_path):
-    """Through the shipped site and gunicorn settings: http redirects, Host reaches Django, files and limits hold."""
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    gunicorn = ROOT / ".venv" / "bin" / "gunicorn"
-    if nginx is None or not gunicorn.exists():
-        pytest.skip("nginx not installed: apt-get install nginx-light (Debian) to run this check")
-    http_port, https_port, app_port = _free_port(), _free_port(), _free_port()
-    var = tmp_path / "var"
-    (var / "static").mkdir(parents=True)
-    (var / "media").mkdir()
-    (var / "static" / "deploy-probe.txt").write_text("served by nginx\n")
-    (var / "media" / "upload.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>\n')
-    cert, key = self_signed_cert(tmp_path)
-    site = (
-        SITE.read_text()
-        .replace(PLACEHOLDER_CERT, str(cert))
-        .replace(PLACEHOLDER_KEY, str(key))
-        .replace("listen [::]:80;", "")
-        .replace("listen [::]:443 ssl http2;", "")
-        .replace("listen 80;", f"listen 127.0.0.1:{http_port};")
-        .replace("listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;")
-        .replace("server 127.0.0.1:8000", f"server 127.0.0.1:{app_port}")
-        .replace("/var/lib/redcloud/", f"{var}/")
-    )
-    (tmp_path / "site.conf").write_text(site)
-    temp_dirs = "\n".join(
-        f"    {kind}_temp_path {tmp_path / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    (tmp_path / "nginx.conf").write_text(
-        ("user root root;\n" if os.geteuid() == 0 else "")  # workers must read files under tmp_path
-        + f"daemon off;\npid {tmp_path / 'nginx.pid'};\nerror_log {tmp_path / 'error.log'};\n"
-        + "worker_processes 1;\nevents {}\nhttp {\n"
-        + f"    access_log {tmp_path / 'access.log'};\n{temp_dirs}\n    include {tmp_path / 'site.conf'};\n}}\n"
-    )
-    app_env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "LANG": "C.UTF-8",
-        "NODE_DOMAIN": "county-a.example.org",
-        "NODE_VAR_DIR": str(var),
-        "GUNICORN_BIND": f"127.0.0.1:{app_port}",
-        "GUNICORN_WORKERS": "1",
-    }
-    web = subprocess.Popen(
-        [str(gunicorn), "--config", str(GUNICORN_CONF), "node.wsgi"],
-        cwd=ROOT,
-        env=app_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    proxy = subprocess.Popen(
-        [nginx, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path), "-e", str(tmp_path / "error.log")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_for_port(app_port, web)
-        _wait_for_port(https_port, proxy)
-        _wait_for_port(http_port, proxy)
-        host = {"Host": "county-a.example.org"}
-        plain = urllib3.PoolManager(retries=False, timeout=10)
-        tls = urllib3.PoolManager(retries=False, timeout=10, cert_reqs="CERT_NONE", assert_hostname=False)
-        https = f"https://127.0.0.1:{https_port}"
-
-        redirect = plain.request("GET", f"http://127.0.0.1:{http_port}/healthz", headers=host, redirect=False)
-        assert redirect.status == 301
-        assert redirect.headers["Location"] == "https://county-a.example.org/healthz"
-
-        health = tls.request("GET", f"{https}/healthz", headers=host)
-        assert health.status == 200, health.data[:300]
-        assert health.json()["status"] == "ok"
-        # Django only answers to NODE_DOMAIN and loopback names, so a host that nginx did not pass
-        # through unchanged would have been refused with 400.
-        other = tls.request("GET", f"{https}/healthz", headers={"Host": "elsewhere.example"})
-        assert other.status == 400
-
-        static = tls.request("GET", f"{https}/static/deploy-probe.txt", headers=host)
-        assert static.status == 200 and static.data == b"served by nginx\n"
-        media = tls.request("GET", f"{https}/media/upload.svg", headers=host)
-        assert media.status == 200 and media.headers["X-Content-Type-Options"] == "nosniff"
-        assert "sandbox" in media.headers["Content-Security-Policy"]
-
-        # 2 MiB passes nginx and reaches Django (whose CSRF check refuses it); 17 MiB stops at nginx.
-        reached = tls.request("POST", f"{https}/healthz", body=b"x" * (2 << 20), headers=host)
-        assert reached.status == 403 and b"CSRF" in reached.data
-        too_big = tls.request("POST", f"{https}/healthz", body=b"x" * (17 << 20), headers=host)
-        assert too_big.status == 413 and b"nginx" in too_big.data
-    finally:
-        _stop(proxy)
-        _stop(web)

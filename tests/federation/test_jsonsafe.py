@@ -49,6 +49,7 @@ def test_loads_rejects_bad_documents(raw, reason):
 
 def test_loads_enforces_max_depth():
     """Nesting beyond max_depth is refused; exactly max_depth is accepted."""
+
     def nested(depth: int) -> bytes:
         return ('{"a":' * depth + "1" + "}" * depth).encode()
 

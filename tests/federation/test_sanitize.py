@@ -24,19 +24,39 @@ XSS = [
     '<object data="https://evil.example/x.swf"></object>',
     '<embed src="https://evil.example/x.swf">',
     '<form action="https://evil.example"><input name=x></form>',
-    '<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>',
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
     "<<script>script>alert(1)<</script>/script>",
-    '<scr<script>ipt>alert(1)</script>',
+    "<scr<script>ipt>alert(1)</script>",
     '<a href="https://ok.example" onmouseover="alert(1)">x</a>',
     '<img src="https://ok.example/a.png">',
-    '<div><p>unclosed <b>tags',
+    "<div><p>unclosed <b>tags",
     "<!-- <script>alert(1)</script> -->",
     '<base href="https://evil.example/">',
     '<meta http-equiv="refresh" content="0;url=https://evil.example">',
     '<span style="position:fixed" class="invisible">x</span>',
 ]
-DANGEROUS = ("<script", "onerror", "onload", "onclick", "onmouseover", "javascript:", "vbscript:", "data:", "<style",
-             "<iframe", "<svg", "<img", "<object", "<embed", "<form", "<input", "style=", "<base", "<meta", "<math")
+DANGEROUS = (
+    "<script",
+    "onerror",
+    "onload",
+    "onclick",
+    "onmouseover",
+    "javascript:",
+    "vbscript:",
+    "data:",
+    "<style",
+    "<iframe",
+    "<svg",
+    "<img",
+    "<object",
+    "<embed",
+    "<form",
+    "<input",
+    "style=",
+    "<base",
+    "<meta",
+    "<math",
+)
 
 
 @pytest.mark.parametrize("payload", XSS)
@@ -51,7 +71,10 @@ def test_sanitize_keeps_mastodon_fixture_with_h_card_mention(fixture_path):
     """The real Mastodon note keeps its h-card mention link, classes and text."""
     content = json.loads(fixture_path("mastodon/create_note.json").read_text())["object"]["content"]
     cleaned = sanitize_html(content)
-    assert '<span class="h-card"><a href="https://mamot.fr/@retiolus" class="u-url mention" rel="nofollow noopener noreferrer">@<span>retiolus</span></a></span>' in cleaned
+    assert (
+        '<span class="h-card"><a href="https://mamot.fr/@retiolus" class="u-url mention" rel="nofollow noopener noreferrer">@<span>retiolus</span></a></span>'
+        in cleaned
+    )
     assert plain_text(cleaned) == plain_text(content)
     assert "thinkpad" in cleaned
 
@@ -70,7 +93,9 @@ def test_sanitize_keeps_hashtag_class_and_drops_others():
 
 def test_sanitize_links_get_rel_and_lose_target():
     """Links keep http/https/mailto hrefs, gain rel=nofollow noopener noreferrer, lose target."""
-    cleaned = sanitize_html('<a href="https://x.example/" target="_blank" rel="me">x</a> <a href="mailto:a@b.example">m</a>')
+    cleaned = sanitize_html(
+        '<a href="https://x.example/" target="_blank" rel="me">x</a> <a href="mailto:a@b.example">m</a>'
+    )
     assert cleaned.count('rel="nofollow noopener noreferrer"') == 2
     assert "target" not in cleaned and 'rel="me"' not in cleaned
     assert 'href="mailto:a@b.example"' in cleaned
@@ -111,7 +136,7 @@ def test_linkify_text_never_links_javascript():
 def test_linkify_text_keeps_unicode():
     """Tibetan text around a link is unchanged."""
     html = linkify_text("བོད་ཡིག https://example.org 中文")
-    assert html.startswith("<p>བོད་ཡིག <a href=\"https://example.org\"") and html.endswith(" 中文</p>")
+    assert html.startswith('<p>བོད་ཡིག <a href="https://example.org"') and html.endswith(" 中文</p>")
 
 
 def test_empty_inputs():

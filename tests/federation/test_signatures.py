@@ -97,7 +97,9 @@ def test_cavage_default_test_signature_reproduced_exactly():
     """C.1 (date only): our RSA-SHA256 over the draft's signing string equals the published value."""
     key = _load_private("cavage_test_key.pem")
     assert _pkcs1(key, f"date: {CAVAGE_DATE}") == C1_SIGNATURE
-    signed = SignedRequest("Test", "cavage", f"date: {CAVAGE_DATE}".encode(), base64.b64decode(C1_SIGNATURE), "rsa-sha256", ("date",))
+    signed = SignedRequest(
+        "Test", "cavage", f"date: {CAVAGE_DATE}".encode(), base64.b64decode(C1_SIGNATURE), "rsa-sha256", ("date",)
+    )
     verify_signature(signed, _load_public("cavage_test_key.pub.pem"))
 
 
@@ -108,7 +110,9 @@ def test_cavage_basic_test_parses_and_verifies_published_signature():
         f'Signature keyId="https://example.com/keys/Test",algorithm="rsa-sha256",'
         f'headers="(request-target) host date", signature="{C2_SIGNATURE}"'
     )
-    signed = parse_signature("POST", "/foo?param=value&pet=dog", headers, None, expected_host="example.com", now=CAVAGE_NOW)
+    signed = parse_signature(
+        "POST", "/foo?param=value&pet=dog", headers, None, expected_host="example.com", now=CAVAGE_NOW
+    )
     assert signed.signing_string == (
         b"(request-target): post /foo?param=value&pet=dog\nhost: example.com\ndate: Sun, 05 Jan 2014 21:31:40 GMT"
     )
@@ -125,7 +129,9 @@ def test_cavage_all_headers_test_parses_and_verifies_published_signature():
         'keyId="https://example.com/keys/Test",algorithm="rsa-sha256",'
         f'headers="(request-target) host date content-type digest content-length",signature="{C3_SIGNATURE}"'
     )
-    signed = parse_signature("POST", "/foo?param=value&pet=dog", headers, CAVAGE_BODY, expected_host="example.com", now=CAVAGE_NOW)
+    signed = parse_signature(
+        "POST", "/foo?param=value&pet=dog", headers, CAVAGE_BODY, expected_host="example.com", now=CAVAGE_NOW
+    )
     assert signed.signing_string == C3_STRING.encode()
     assert _pkcs1(_load_private("cavage_test_key.pem"), C3_STRING) == C3_SIGNATURE
     verify_signature(signed, _load_public("cavage_test_key.pub.pem"))
@@ -134,7 +140,9 @@ def test_cavage_all_headers_test_parses_and_verifies_published_signature():
 
 def test_cavage_default_test_refused_by_policy_without_request_target():
     """C.1's date-only signature is refused before any key fetch: it binds no request target."""
-    headers = dict(CAVAGE_HEADERS, Signature=f'keyId="https://example.com/k",algorithm="rsa-sha256",signature="{C1_SIGNATURE}"')
+    headers = dict(
+        CAVAGE_HEADERS, Signature=f'keyId="https://example.com/k",algorithm="rsa-sha256",signature="{C1_SIGNATURE}"'
+    )
     with pytest.raises(SignatureError, match=r"\(request-target\)"):
         parse_signature("POST", "/foo", headers, None, expected_host="example.com", now=CAVAGE_NOW)
 
@@ -179,7 +187,11 @@ def test_rfc9421_example_key_id_refused_by_policy():
     """The §4.3 example's keyid is not an http(s) URL, so the inbox policy refuses it."""
     with pytest.raises(SignatureError, match="http"):
         parse_signature(
-            "POST", "/foo", PROXY_HEADERS, b'{"hello": "world"}', expected_host="origin.host.internal.example",
+            "POST",
+            "/foo",
+            PROXY_HEADERS,
+            b'{"hello": "world"}',
+            expected_host="origin.host.internal.example",
             now=datetime.fromtimestamp(1618884481, UTC),
         )
 
@@ -222,7 +234,10 @@ def test_rfc9421_b21_minimal_pss_signature_verifies():
     headers["signature-input"] = 'sig-b21=();created=1618884473;keyid="test-key-rsa-pss";nonce="b3k2pp5k7z-50gnwp.yemd"'
     headers["signature"] = f"sig-b21=:{B21_SIG}:"
     sig = extract("POST", "/foo?param=Value&Pet=dog", headers, authority="example.com")
-    assert sig.bases[0] == b'"@signature-params": ();created=1618884473;keyid="test-key-rsa-pss";nonce="b3k2pp5k7z-50gnwp.yemd"'
+    assert (
+        sig.bases[0]
+        == b'"@signature-params": ();created=1618884473;keyid="test-key-rsa-pss";nonce="b3k2pp5k7z-50gnwp.yemd"'
+    )
     _pss_verify(sig.bases[0], B21_SIG)
     _pss_verify(sig.bases[0], B21_SIG, algorithm="")  # no alg parameter: derived from the key
 
@@ -255,7 +270,10 @@ def test_rfc9421_b23_full_coverage_pss_signature_verifies():
 
 def test_rfc9421_component_parameters_refused():
     """Components with parameters (e.g. @query-param;name) are refused, not silently mis-built."""
-    headers = dict(RFC_REQUEST, **{"signature-input": 'sig1=("@query-param";name="Pet");created=1;keyid="k"', "signature": "sig1=:AAAA:"})
+    headers = dict(
+        RFC_REQUEST,
+        **{"signature-input": 'sig1=("@query-param";name="Pet");created=1;keyid="k"', "signature": "sig1=:AAAA:"},
+    )
     with pytest.raises(BaseError, match="parameters"):
         extract("POST", "/foo?Pet=dog", headers, authority="example.com")
 
@@ -277,7 +295,14 @@ def test_round_trip_post_verifies(key, scheme):
 @pytest.mark.parametrize("scheme", ["cavage", "rfc9421"])
 def test_round_trip_get_verifies(key, scheme):
     """A signed GET (no body) passes, covering accept for cavage."""
-    headers = _signed(key, scheme, body=None, method="GET", url="https://receiver.example/actors/7?page=2", headers={"Accept": "application/activity+json"})
+    headers = _signed(
+        key,
+        scheme,
+        body=None,
+        method="GET",
+        url="https://receiver.example/actors/7?page=2",
+        headers={"Accept": "application/activity+json"},
+    )
     signed = _parse(headers, body=None, method="GET", path="/actors/7?page=2")
     verify_signature(signed, key.public_key())
     if scheme == "cavage":
@@ -287,7 +312,9 @@ def test_round_trip_get_verifies(key, scheme):
 def test_cavage_header_shape_is_what_mastodon_expects(key):
     """The cavage header lists the five covered headers in the documented order."""
     value = _signed(key)["Signature"]
-    assert value.startswith(f'keyId="{KEY_ID}",algorithm="rsa-sha256",headers="(request-target) host date digest content-type",signature="')
+    assert value.startswith(
+        f'keyId="{KEY_ID}",algorithm="rsa-sha256",headers="(request-target) host date digest content-type",signature="'
+    )
 
 
 def test_rfc9421_header_shape(key):
@@ -342,7 +369,7 @@ def test_missing_digest_refused(key):
     """A body without a Digest header is refused."""
     headers = _signed(key)
     del headers["Digest"]
-    with pytest.raises(SignatureError, match="(?i)digest"):
+    with pytest.raises(SignatureError, match=r"(?i)digest"):
         _parse(headers)
 
 
@@ -374,7 +401,7 @@ def test_body_not_covered_by_signature_refused(key):
 def test_stale_or_future_date_refused(key, scheme, offset):
     """Date/created outside the skew window, past or future, is refused."""
     signed_at = datetime.now(UTC) + offset
-    with pytest.raises(SignatureError, match="(old|future)"):
+    with pytest.raises(SignatureError, match=r"(old|future)"):
         _parse(_signed(key, scheme, now=signed_at))
 
 
@@ -470,7 +497,9 @@ MALFORMED = [
     "keyId=https://a.example/k,signature=AAAA",
     'keyId="https://a.example/k",algorithm="rsa-sha256",headers="(request-target) host date digest",signature="%%%%"',
     'keyId="https://a.example/k",keyId="https://b.example/k",signature="AAAA"',
-    'keyId="https://a.example/k",algorithm="rsa-sha256",headers="(request-target) host date digest",signature="' + "A" * 20000 + '"',
+    'keyId="https://a.example/k",algorithm="rsa-sha256",headers="(request-target) host date digest",signature="'
+    + "A" * 20000
+    + '"',
     'keyId="https://ä.example/ключ",algorithm="rsa-sha256",headers="(request-target) host date digest",signature="AAAA"',
     'keyId="https://a.example/k",headers="(request-target) host date digest ünïcode",signature="AAAA"',
     "",
@@ -491,12 +520,12 @@ def test_malformed_cavage_header_raises_signature_error_only(key, value):
 
 
 MALFORMED_RFC = [
-    ("sig1=(\"@method\" \"@target-uri\";created=1;keyid=\"https://a.example/k\"", None),
-    ("sig1=(\"@method\" \"@target-uri\");created=1.5;keyid=\"https://a.example/k\"", None),
-    ("sig1=(\"@method\" @target-uri);created=1;keyid=\"https://a.example/k\"", None),
-    ("sig1=(\"@method\" \"@target-uri\");created=1;keyid=\"https://a.example/k\"", "sig1=:not base64!:"),
-    ("sig1=(\"@method\" \"@target-uri\");created=1;keyid=\"https://a.example/k\"", "sig2=:AAAA:"),
-    ("sig1=(\"@méthode\");created=1", None),
+    ('sig1=("@method" "@target-uri";created=1;keyid="https://a.example/k"', None),
+    ('sig1=("@method" "@target-uri");created=1.5;keyid="https://a.example/k"', None),
+    ('sig1=("@method" @target-uri);created=1;keyid="https://a.example/k"', None),
+    ('sig1=("@method" "@target-uri");created=1;keyid="https://a.example/k"', "sig1=:not base64!:"),
+    ('sig1=("@method" "@target-uri");created=1;keyid="https://a.example/k"', "sig2=:AAAA:"),
+    ('sig1=("@méthode");created=1', None),
     ("sig1=(" + '"x" ' * 5000 + ")", None),
     ("", None),
 ]
