@@ -186,7 +186,9 @@ def stop(proc: subprocess.Popen[Any] | None, timeout: float = 10.0) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def wait_http(port: int, path: str = "/healthz", timeout: float = 30.0, proc: subprocess.Popen[Any] | None = None) -> None:
+def wait_http(
+    port: int, path: str = "/healthz", timeout: float = 30.0, proc: subprocess.Popen[Any] | None = None
+) -> None:
     """Wait until something answers HTTP on 127.0.0.1:``port`` (any status)."""
     import http.client
 

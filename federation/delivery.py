@@ -4,7 +4,7 @@ How a batch runs (``deliver_activity`` / ``deliver_domain``, called by ``federat
 
 1. **Claim** due pending rows in one short transaction: select ``state=pending`` and
    ``next_attempt_at <= now`` (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's IMMEDIATE
-   transactions serialise claimers) and push ``next_attempt_at`` to ``now + LEASE`` in the
+   transactions serialise claimers) and push ``next_attempt_at`` to ``now + scaled(LEASE)`` in the
    same transaction. A second task never sees a claimed row; if the worker dies the lease
    expires and the sweeper (``due_hosts``) re-queues the row. Running a task twice never
    sends a delivered row twice.
@@ -52,6 +52,7 @@ from django.db.models import Count, DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from federation.timescale import scaled, time_scale
 from federation.models import Delivery, DeliveryState, Domain, OutboxActivity
 from federation.policy import is_blocked
 from federation.sender import ERROR_LIMIT, SCHEMES, Job, is_success, parse_retry_after, send_all
@@ -109,7 +110,7 @@ def backoff_delay(attempts: int, *, retry_after: float | None = None) -> timedel
     jitter; ``None`` when the schedule is exhausted and the delivery must fail."""
     if attempts > len(BACKOFF_SECONDS):
         return None
-    seconds = BACKOFF_SECONDS[attempts - 1] * random.uniform(1 - JITTER, 1 + JITTER)
+    seconds = BACKOFF_SECONDS[attempts - 1] * random.uniform(1 - JITTER, 1 + JITTER) * time_scale()
     if retry_after is not None:
         seconds = max(seconds, retry_after)
     return timedelta(seconds=seconds)
@@ -137,7 +138,7 @@ def claim_due(*, activity_id: int | None = None, host: str | None = None, limit:
             qs = qs.select_for_update(skip_locked=True)
         ids = list(qs.order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
         if ids:
-            Delivery.objects.filter(pk__in=ids).update(next_attempt_at=now + LEASE)
+            Delivery.objects.filter(pk__in=ids).update(next_attempt_at=now + scaled(LEASE))
     if not ids:
         return []
     return list(Delivery.objects.filter(pk__in=ids))
@@ -168,10 +169,10 @@ def _claim_probe(domain: Domain, now: datetime) -> bool:
     won = (
         Domain.objects.filter(pk=domain.pk)
         .filter(Q(next_probe_at__isnull=True) | Q(next_probe_at__lte=now))
-        .update(next_probe_at=now + PROBE_INTERVAL)
+        .update(next_probe_at=now + scaled(PROBE_INTERVAL))
     )
     if won:
-        domain.next_probe_at = now + PROBE_INTERVAL
+        domain.next_probe_at = now + scaled(PROBE_INTERVAL)
     return bool(won)
 
 
@@ -220,7 +221,7 @@ def process_batch(deliveries: list[Delivery]) -> BatchReport:
                 )
                 report.failed += 1
             else:
-                delivery.next_attempt_at = domain.next_probe_at or now + PROBE_INTERVAL
+                delivery.next_attempt_at = domain.next_probe_at or now + scaled(PROBE_INTERVAL)
                 report.parked += 1
         elif not activity.actor.private_key_pem:
             _finish(delivery, DeliveryState.FAILED, now, "the sending actor has no private key")
@@ -315,7 +316,7 @@ def _record_domain(domain: Domain, st: _HostStats | None, scheme: str, now: date
             Domain.objects.filter(pk=domain.pk).update(**update)
         if was_unreachable:  # healthy again: everything parked goes out now
             Delivery.objects.filter(
-                domain=domain.host, state=DeliveryState.PENDING, next_attempt_at__gt=now + LEASE
+                domain=domain.host, state=DeliveryState.PENDING, next_attempt_at__gt=now + scaled(LEASE)
             ).update(next_attempt_at=now)
             report.requeue_hosts.add(domain.host)
         return
@@ -332,12 +333,12 @@ def _record_domain(domain: Domain, st: _HostStats | None, scheme: str, now: date
                 pk=domain.pk,
                 unreachable_since__isnull=True,
                 consecutive_failures__gte=UNREACHABLE_FAILURES,
-                failing_since__lte=now - UNREACHABLE_AFTER,
-            ).update(unreachable_since=now, next_probe_at=now + PROBE_INTERVAL)
+                failing_since__lte=now - scaled(UNREACHABLE_AFTER),
+            ).update(unreachable_since=now, next_probe_at=now + scaled(PROBE_INTERVAL))
             if marked:  # park the domain's queue until the next probe
                 Delivery.objects.filter(
-                    domain=domain.host, state=DeliveryState.PENDING, next_attempt_at__lt=now + PROBE_INTERVAL
-                ).update(next_attempt_at=now + PROBE_INTERVAL)
+                    domain=domain.host, state=DeliveryState.PENDING, next_attempt_at__lt=now + scaled(PROBE_INTERVAL)
+                ).update(next_attempt_at=now + scaled(PROBE_INTERVAL))
         return
     if update:
         Domain.objects.filter(pk=domain.pk).update(**update)
@@ -373,7 +374,7 @@ def deliver_domain(host: str) -> BatchReport:
 def due_hosts(limit: int = 1000) -> list[str]:
     """Hosts with pending deliveries due (including expired leases of dead workers): the sweeper's work list."""
     now = timezone.now()
-    qs = Delivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now - SWEEP_GRACE)
+    qs = Delivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now - scaled(SWEEP_GRACE))
     return list(qs.order_by().values_list("domain", flat=True).distinct()[:limit])
 
 
@@ -393,7 +394,7 @@ def retry_domain(host: str) -> int:
             state=DeliveryState.PENDING, state_changed_at=now, attempts=0, next_attempt_at=now
         )
         pending = Delivery.objects.filter(
-            domain=host, state=DeliveryState.PENDING, next_attempt_at__gt=now + LEASE
+            domain=host, state=DeliveryState.PENDING, next_attempt_at__gt=now + scaled(LEASE)
         ).update(next_attempt_at=now)
         if failed or pending:
             from federation import tasks  # tasks imports this module

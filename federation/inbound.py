@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from federation import registry
 from federation.hosts import host_of
+from federation.timescale import scaled
 from federation.models import Actor, Follow, InboxItem, InboxItemState, OutboxActivity
 from federation.vocab import id_of, type_of
 
@@ -65,7 +66,7 @@ def _claim(limit: int) -> list[InboxItem]:
             query = query.select_for_update(skip_locked=True)
         items = list(query[:limit])
         if items:
-            InboxItem.objects.filter(pk__in=[i.pk for i in items]).update(next_attempt_at=now + LEASE)
+            InboxItem.objects.filter(pk__in=[i.pk for i in items]).update(next_attempt_at=now + scaled(LEASE))
     return items
 
 
@@ -114,7 +115,7 @@ def process_item(item: InboxItem) -> None:
             item.state = InboxItemState.FAILED
         else:
             delay = RETRY_DELAYS[item.attempts - 1]
-            item.next_attempt_at = now + delay * (1 + random.random() / 4)
+            item.next_attempt_at = now + scaled(delay) * (1 + random.random() / 4)
     if item.state != InboxItemState.RECEIVED:
         item.state_changed_at = now
         item.next_attempt_at = None

@@ -48,6 +48,8 @@ class Config:
     scheme: str
     embedded_broker: bool
     registration: str
+    time_scale: float = 1.0
+    delivery_timeout: float = 10.0
     trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
     allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
     production: bool = False
@@ -169,6 +171,24 @@ def load(env: Mapping[str, str], base_dir: Path) -> Config:
     if production and allow_private:
         raise ConfigError("FEDERATION_ALLOW_PRIVATE_ADDRESSES must be off in production.")
 
+    raw_scale = env.get("FEDERATION_TIME_SCALE", "1").strip() or "1"
+    try:
+        time_scale = float(raw_scale)
+    except ValueError:
+        raise ConfigError(f"FEDERATION_TIME_SCALE={raw_scale!r} is not a number (1 = real time).")
+    if not 0.001 <= time_scale <= 1:
+        raise ConfigError("FEDERATION_TIME_SCALE must be between 0.001 and 1 (1 = real time).")
+    if production and time_scale != 1:
+        raise ConfigError("FEDERATION_TIME_SCALE is for test networks; production runs in real time (1).")
+
+    raw_timeout = env.get("FEDERATION_DELIVERY_TIMEOUT", "10").strip() or "10"
+    try:
+        delivery_timeout = float(raw_timeout)
+    except ValueError:
+        raise ConfigError(f"FEDERATION_DELIVERY_TIMEOUT={raw_timeout!r} is not a number of seconds.")
+    if not 1 <= delivery_timeout <= 120:
+        raise ConfigError("FEDERATION_DELIVERY_TIMEOUT must be between 1 and 120 seconds.")
+
     registration = env.get("NODE_REGISTRATION", "closed").strip().lower()
     if registration not in ("closed", "invite", "approval"):
         raise ConfigError("NODE_REGISTRATION must be closed, invite or approval.")
@@ -197,6 +217,8 @@ def load(env: Mapping[str, str], base_dir: Path) -> Config:
         scheme=scheme,
         embedded_broker=not redis_url,
         registration=registration,
+        time_scale=time_scale,
+        delivery_timeout=delivery_timeout,
         trusted_proxies=proxies,
         allowed_hosts=tuple(dict.fromkeys(allowed)),
         production=production,

@@ -11,6 +11,7 @@ Processes run in their own process groups and are stopped by group id, never by 
 
 from __future__ import annotations
 
+import atexit
 import json
 import shutil
 import threading
@@ -207,6 +208,7 @@ class Devnet:
         On any failure everything started so far is stopped and :class:`DevnetError` is raised.
         """
         began = time.monotonic()
+        atexit.register(self.stop)  # an interpreter exit without stop() must not leave nodes behind
         try:
             self.prepare()
             self.log(f"bootstrapping {len(self.nodes)} nodes in {self.directory}")
@@ -228,7 +230,8 @@ class Devnet:
         return set().union(*(node.pids() for node in self.nodes.values())) if self.nodes else set()
 
     def stop(self) -> None:
-        """Stop every process of every node (SIGTERM to each group, SIGKILL after the grace period)."""
+        """Stop every process of every node: SIGTERM to each group leader, then SIGKILL to whatever is
+        left of each process group after the grace period. Safe to call more than once."""
         with self._lock:
             processes = [process for node in self.nodes.values() for process in node.processes.values()]
             stop_groups(processes, self.grace)

@@ -251,7 +251,7 @@ class NodeHandle:
         return found
 
     def stop_process(self, kind: str, grace: float = 10.0) -> None:
-        """Stop process ``kind`` and its children: SIGTERM to the group, SIGKILL after ``grace`` seconds."""
+        """Stop process ``kind`` and its children: SIGTERM to the leader, SIGKILL to its group after ``grace`` s."""
         process = self.processes.get(kind)
         if process is not None:
             stop_groups([process], grace)

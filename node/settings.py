@@ -38,6 +38,8 @@ NODE_VAR_DIR = NODE.var_dir
 NODE_TRUSTED_PROXIES = NODE.trusted_proxies
 NODE_VERSION = "0.1.0"
 FEDERATION_ALLOW_PRIVATE_ADDRESSES = NODE.allow_private_addresses
+FEDERATION_TIME_SCALE = NODE.time_scale
+FEDERATION_DELIVERY_TIMEOUT = NODE.delivery_timeout
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -222,4 +224,6 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 # Outbound delivery sweeper: re-queues due retries and leases expired by a dead worker or lost message.
-CELERY_BEAT_SCHEDULE["federation.deliver.sweep"] = {"task": "federation.deliver.sweep", "schedule": 60.0}
+_SWEEP_SECONDS = max(1.0, 60.0 * NODE.time_scale)
+CELERY_BEAT_SCHEDULE["federation.deliver.sweep"] = {"task": "federation.deliver.sweep", "schedule": _SWEEP_SECONDS}
+CELERY_BEAT_SCHEDULE["federation.inbox.sweep"] = {"task": "federation.inbox.sweep", "schedule": _SWEEP_SECONDS}

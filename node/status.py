@@ -33,7 +33,7 @@ def identity() -> dict[str, Any]:
 
 
 def _filesystem_depths(queues: tuple[str, ...]) -> dict[str, int | None]:
-    folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("data_folder_in", "")
+    folder = str(settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("data_folder_in", ""))
     try:
         names = os.listdir(folder)
     except OSError:

@@ -74,8 +74,7 @@ def load_keys(pems: list[str]) -> None:
     from cryptography.hazmat.primitives import serialization
 
     _keys[:] = [
-        serialization.load_pem_private_key(p.encode(), password=None, unsafe_skip_rsa_key_validation=True)
-        for p in pems
+        serialization.load_pem_private_key(p.encode(), password=None, unsafe_skip_rsa_key_validation=True) for p in pems
     ]
 
 

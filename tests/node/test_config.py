@@ -85,3 +85,17 @@ def test_settings_import_reports_config_error(tmp_path):
     proc = subprocess.run([sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     assert "Redcloud configuration error: NODE_ROLE='town'" in proc.stderr
+
+
+@pytest.mark.parametrize("value", ["fast", "0", "2"])
+def test_load_rejects_bad_time_scale(tmp_path, value):
+    """FEDERATION_TIME_SCALE must be a number in (0.001, 1]."""
+    with pytest.raises(ConfigError, match="FEDERATION_TIME_SCALE"):
+        load({"FEDERATION_TIME_SCALE": value}, tmp_path)
+
+
+def test_load_production_requires_real_time(tmp_path):
+    """A production node refuses a shrunk federation clock."""
+    env = {"NODE_PRODUCTION": "1", "NODE_DOMAIN": "a.example", "SECRET_KEY": "x" * 50, "FEDERATION_TIME_SCALE": "0.5"}
+    with pytest.raises(ConfigError, match="real time"):
+        load(env, tmp_path)

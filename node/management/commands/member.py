@@ -122,7 +122,7 @@ class Command(BaseCommand):
         self.stdout.write(issue_token(user, options["scopes"]))
 
     def _list(self, options: dict[str, Any]) -> None:
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "username": user.username,
                 "display_name": user.display_name,
