@@ -303,30 +303,47 @@ class BenchNode:
         key_file.write_text(json.dumps(sender_keys(senders)))
         subprocess.run([py, "-m", "bench.servers", "seed", str(key_file)], cwd=ROOT, env=env, check=True, timeout=120)
 
-    def start_web(self, name: str = "web", app: str = "node.wsgi", port: int | None = None) -> int:
-        """gunicorn with deploy/gunicorn.conf.py (sync workers), ``web_workers`` workers."""
+    def start_web(self, name: str = "web", app: str = "node.wsgi", port: int | None = None, wait: bool = True) -> int:
+        """gunicorn with deploy/gunicorn.conf.py (sync workers), ``web_workers`` workers; returns
+        its port (with ``wait`` once it answers HTTP)."""
         port = port or (self.port if name == "web" else free_port())
         cmd = [str(VENV_BIN / "gunicorn"), "-c", str(ROOT / "deploy" / "gunicorn.conf.py")]
         cmd += ["--workers", str(self.web_workers), "--bind", f"127.0.0.1:{port}", app]
         log = self.var_dir / f"{name}.log"
         self.procs[name] = start(cmd, self.env(), log)
-        wait_http(port, timeout=60, proc=self.procs[name])
+        if wait:
+            wait_http(port, timeout=60, proc=self.procs[name])
         return port
 
-    def start_worker(self, concurrency: int = 2) -> None:
+    def start_worker(self, concurrency: int = 2, wait: bool = True) -> None:
         """The Celery worker on every queue (as Procfile.dev), prefork pool."""
         log = self.var_dir / "worker.log"
         cmd = [str(VENV_BIN / "celery"), "-A", "node", "worker", "-Q", "inbox,deliver,fanout,media,default"]
         cmd += ["--concurrency", str(concurrency), "--without-gossip", "--without-mingle", "--loglevel", "INFO"]
         self.procs["worker"] = start(cmd, self.env(), log)
-        wait_log(log, "ready.", 60, self.procs["worker"])
+        if wait:
+            wait_log(log, "ready.", 60, self.procs["worker"])
 
-    def start_beat(self) -> None:
+    def start_beat(self, wait: bool = True) -> None:
         """Celery beat."""
         log = self.var_dir / "beat.log"
         cmd = [str(VENV_BIN / "celery"), "-A", "node", "beat", "--loglevel", "INFO"]
         self.procs["beat"] = start(cmd, self.env(), log)
-        wait_log(log, "beat: Starting", 60, self.procs["beat"])
+        if wait:
+            wait_log(log, "beat: Starting", 60, self.procs["beat"])
+
+    def start_node(self) -> int:
+        """Start web (node.wsgi), the noop baseline server, worker and beat together; wait for
+        all of them; returns the noop server's port."""
+        self.start_web(wait=False)
+        noop_port = self.start_web("noop", "bench.noop", wait=False)
+        self.start_worker(wait=False)
+        self.start_beat(wait=False)
+        wait_http(self.port, timeout=60, proc=self.procs["web"])
+        wait_http(noop_port, timeout=60, proc=self.procs["noop"])
+        wait_log(self.var_dir / "worker.log", "ready.", 60, self.procs["worker"])
+        wait_log(self.var_dir / "beat.log", "beat: Starting", 60, self.procs["beat"])
+        return noop_port
 
     def signal(self, name: str, sig: signal.Signals) -> None:
         """Send ``sig`` to the process group of ``name`` (used to pause the worker)."""

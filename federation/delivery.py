@@ -52,10 +52,10 @@ from django.db.models import Count, DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from federation.timescale import scaled, time_scale
 from federation.models import Delivery, DeliveryState, Domain, OutboxActivity
 from federation.policy import is_blocked
 from federation.sender import ERROR_LIMIT, SCHEMES, Job, is_success, parse_retry_after, send_all
+from federation.timescale import scaled, time_scale
 
 __all__ = [
     "BatchReport",

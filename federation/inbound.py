@@ -22,8 +22,8 @@ from django.utils import timezone
 
 from federation import registry
 from federation.hosts import host_of
-from federation.timescale import scaled
 from federation.models import Actor, Follow, InboxItem, InboxItemState, OutboxActivity
+from federation.timescale import scaled
 from federation.vocab import id_of, type_of
 
 log = logging.getLogger(__name__)

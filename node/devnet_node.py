@@ -281,14 +281,21 @@ class NodeHandle:
 
 
 def stop_groups(processes: Iterable[subprocess.Popen[bytes]], grace: float) -> None:
+    """Stop each process and its process group; when this returns none of them is alive.
+
+    SIGTERM goes to the leader (gunicorn master, celery main process), which shuts its own children
+    down cleanly; orphans of a leader that already died get SIGTERM directly. Whatever is left of
+    a group after ``grace`` seconds gets SIGKILL.
+    """
     processes = list(processes)
     for process in processes:
         if process.poll() is None:
-            # The leader (gunicorn master, celery main process) shuts its own children down cleanly.
             try:
                 os.kill(process.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
+        else:
+            _signal_group(process.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     for process in processes:
         while time.monotonic() < deadline and (process.poll() is None or group_pids(process.pid)):
