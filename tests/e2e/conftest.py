@@ -36,7 +36,7 @@ def devnet_backends(worker_id: str, nodes: int) -> dict[str, str | None]:
     return {
         "database_url": os.environ.get("DEVNET_DATABASE_URL") or None,
         "redis_url": redis_url,
-        "label": f"w{index}" if worker_id != "master" else "",
+        "label": f"e2e{index}",  # never the names a hand-started `manage.py devnet` uses
     }
 
 
