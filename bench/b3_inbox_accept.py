@@ -123,7 +123,9 @@ def measure_variant(variant: str, quick: bool) -> dict[str, Any]:
         out["memory_loaded"] = _memory_samples(node)
         out["drained_during_window"] = node.sql("SELECT count(*) FROM federation_inboxitem WHERE state <> 'received'")
         out["stored_total"] = node.sql("SELECT count(*) FROM federation_inboxitem")
+        # deploy/gunicorn.conf.py recycles a worker every max_requests (2000 ± 200) requests.
         out["gunicorn_log_restarts"] = (node.var_dir / "web.log").read_text(errors="replace").count("Autorestarting")
+        out["noop_log_restarts"] = (node.var_dir / "noop.log").read_text(errors="replace").count("Autorestarting")
     return out
 
 
@@ -187,6 +189,7 @@ def inbox_accept(ctx: Context) -> Measurement:
         "pg": summary,
         "drained_during_window": pg["drained_during_window"],
         "gunicorn_autorestarts": pg["gunicorn_log_restarts"],
+        "noop_gunicorn_autorestarts": pg["noop_log_restarts"],
         "baseline_stack": "bench.noop: same gunicorn config and worker count, same Django settings and middleware",
         "load": "wrk -t1 -c8 --latency, unique signed 2.3 KB Create{Note}, 145 senders",
     }
@@ -220,6 +223,13 @@ def inbox_accept(ctx: Context) -> Measurement:
 def inbox_latency(ctx: Context) -> Measurement:
     pg = session("pg", ctx.quick)
     extra: dict[str, Any] = {}
+    notes = []
+    if pg["noop_log_restarts"]:
+        notes.append(
+            f"gunicorn max_requests recycled noop workers {pg['noop_log_restarts']}× and inbox workers "
+            f"{pg['gunicorn_log_restarts']}× during the runs: each recycle stalls its connections while the "
+            "new worker imports Django, which inflates p99 (more for the faster noop side)"
+        )
     if not ctx.quick:
         sqlite = _variant_summary(session("sqlite", ctx.quick))
         extra["sqlite_p99_ratio"] = sqlite["inbox_p99_ms_median"] / sqlite["noop_p99_ms_median"]
@@ -229,6 +239,7 @@ def inbox_latency(ctx: Context) -> Measurement:
         subject_unit="ms",
         baseline_unit="ms",
         baseline_name="noop POST view p99, same run",
+        notes=notes,
         extra=extra,
     )
 

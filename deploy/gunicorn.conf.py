@@ -54,9 +54,12 @@ timeout = _int_env("GUNICORN_TIMEOUT", 30)
 graceful_timeout = 30
 keepalive = 5  # nginx keeps upstream connections open (see deploy/nginx/redcloud.conf)
 # Recycle workers now and then so a slow leak cannot grow without bound; jitter avoids all
-# workers restarting at once.
-max_requests = 2000
-max_requests_jitter = 200
+# workers restarting at once. Rarely enough that a hub taking ~1,000 activities/s does not
+# restart a worker every few seconds (each restart stalls its connections; bench B3b).
+max_requests = 50000
+max_requests_jitter = 5000
+# Import Django once in the master: workers fork ready (fast recycling, shared memory pages).
+preload_app = True
 
 # Only the local nginx may tell us the client address and the scheme.
 _proxies = os.environ.get("NODE_TRUSTED_PROXIES", "").strip()

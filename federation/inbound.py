@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import logging
 import random
+import time
 from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Q
@@ -50,8 +52,24 @@ class Reject(Exception):
         self.reason = reason
 
 
+DEBOUNCE = 0.5  # seconds: a process schedules at most two drains a second
+_last_scheduled = [-1e9]
+
+
 def schedule_drain() -> None:
-    """Queue a drain task unless one was queued in the last second."""
+    """Queue a drain task unless one was queued very recently.
+
+    Two levels: this process skips the shared cache entirely when it queued a drain less than
+    ``DEBOUNCE`` seconds ago (no I/O on the inbox hot path), and across processes the cache
+    flag lets one drain be queued at a time. Nothing is missed: a drain lingers
+    ``FEDERATION_DRAIN_LINGER`` (> ``DEBOUNCE``) seconds after it finds the queue empty and
+    looks once more, so an item committed after a skipped schedule is still seen; the beat
+    sweeper catches anything else.
+    """
+    now = time.monotonic()
+    if now - _last_scheduled[0] < DEBOUNCE:
+        return
+    _last_scheduled[0] = now
     if cache.add(DRAIN_FLAG, 1, 2):
         drain_inbox.delay()
 
@@ -130,7 +148,10 @@ def drain_inbox(max_batches: int = 50) -> int:
         items = _claim(BATCH)
         if not items:
             cache.delete(DRAIN_FLAG)
-            items = _claim(BATCH)  # an item committed while the flag was still set
+            linger = float(getattr(settings, "FEDERATION_DRAIN_LINGER", 1.0))
+            if linger > 0:
+                time.sleep(linger)
+            items = _claim(BATCH)  # an item committed while the flag was set or the schedule skipped
             if not items:
                 return done
         for item in items:

@@ -6,6 +6,7 @@ Nothing here trusts a document it did not fetch from the document's own origin.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -141,12 +142,42 @@ def get_or_fetch_actor(ap_id: str, *, refresh: bool = False) -> Actor:
     return upsert_actor(doc)
 
 
+KEY_CACHE_TTL = 300.0  # seconds a process trusts its copy of a key's owner
+_key_cache: dict[str, tuple[float, Actor]] = {}
+
+
+def forget_keys() -> None:
+    """Drop this process's key cache (tests, key rotation of local actors)."""
+    _key_cache.clear()
+
+
 def actor_for_key(key_id: str, *, refresh: bool = False) -> Actor:
     """The actor owning ``key_id``; the owner's document must list that key back.
 
-    With ``refresh`` the owner is refetched (key rotation), at most once a minute per key.
+    Owners are cached in process memory for ``KEY_CACHE_TTL`` seconds: the inbox's hot path
+    then needs no query for a known sender. With ``refresh`` the owner is refetched (key
+    rotation), at most once a minute per key, and the cache entry replaced.
     """
-    actor = Actor.objects.filter(public_key_id=key_id).exclude(public_key_pem="").first()
+    now = time.monotonic()
+    if not refresh:
+        hit = _key_cache.get(key_id)
+        if hit is not None and now - hit[0] < KEY_CACHE_TTL:
+            return hit[1]
+    actor = _actor_for_key(key_id, refresh=refresh)
+    if len(_key_cache) > 50_000:
+        _key_cache.clear()
+    _key_cache[key_id] = (now, actor)
+    return actor
+
+
+def _actor_for_key(key_id: str, *, refresh: bool) -> Actor:
+    found = list(
+        Actor.objects.filter(public_key_id=key_id)
+        .exclude(public_key_pem="")
+        .only("id", "ap_id", "local", "suspended", "public_key_id", "public_key_pem", "fetched_at", "domain")
+        .order_by()[:1]
+    )
+    actor = found[0] if found else None
     if actor is not None and not refresh:
         return actor
     if actor is not None and refresh:

@@ -89,7 +89,10 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": dj_database_url.parse(NODE.database_url, conn_max_age=60, conn_health_checks=True)}
+# Persistent connections without a per-request "SELECT 1" health check: that check is a full
+# round trip on every inbox POST (bench B3). After a database restart each web process fails
+# one request with 500 (peers retry) and Django then discards the broken connection.
+DATABASES = {"default": dj_database_url.parse(NODE.database_url, conn_max_age=60, conn_health_checks=False)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["CONN_MAX_AGE"] = 0

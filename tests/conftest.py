@@ -15,6 +15,7 @@ def _eager_celery(settings):
     """Run tasks in-process in unit tests."""
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.CELERY_TASK_EAGER_PROPAGATES = True
+    settings.FEDERATION_DRAIN_LINGER = 0  # eager drains run inline: nothing can arrive meanwhile
     from node.celery import app
 
     app.conf.task_always_eager = True
@@ -30,8 +31,21 @@ def _isolated_cache(settings):
     from django.core.cache import cache
 
     cache.clear()
+    _forget_process_caches()
     yield
     cache.clear()
+    _forget_process_caches()
+
+
+def _forget_process_caches() -> None:
+    """Process-local caches (key owners, block list) must not outlive a test's database."""
+    from federation import inbound
+    from federation.policy import forget_blocks
+    from federation.resolve import forget_keys
+
+    forget_keys()
+    forget_blocks()
+    inbound._last_scheduled[0] = -1e9
 
 
 @pytest.fixture
