@@ -19,7 +19,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from federation import registry
@@ -107,37 +107,72 @@ def object_type_of(activity: dict[str, Any]) -> str | None:
     return None
 
 
-def process_item(item: InboxItem) -> None:
-    """Dispatch one stored activity and record its outcome on the row."""
+_STATE_FIELDS = ["state", "state_changed_at", "attempts", "next_attempt_at", "error"]
+
+
+def _finish(item: InboxItem, state: str, error: str, now: Any) -> None:
+    item.state, item.error, item.state_changed_at, item.next_attempt_at = state, error[:2000], now, None
+    item.save(update_fields=_STATE_FIELDS)
+
+
+def process_item(
+    item: InboxItem, *, actors: dict[str, Actor] | None = None, stored_only: list[InboxItem] | None = None
+) -> None:
+    """Dispatch one stored activity and record its outcome on the row.
+
+    A handler's writes and the item's new state commit together (one transaction per item, so
+    one failing activity never undoes another). Items no handler wants are appended to
+    ``stored_only`` when given, for the caller to mark in one UPDATE. ``actors`` caches
+    actor rows across a batch."""
     now = timezone.now()
     item.attempts += 1
     try:
         activity = json.loads(item.body)
-        actor = Actor.objects.get(ap_id=item.actor_id)
+        actor = actors.get(item.actor_id) if actors is not None else None
+        if actor is None:
+            actor = Actor.objects.get(ap_id=item.actor_id)
+            if actors is not None:
+                actors[item.actor_id] = actor
         kind = activity.get("type")
-        handler = None
-        if kind in DISPATCHED_TYPES:
-            handler = registry.handler_for(kind, object_type_of(activity))
+        handler = registry.handler_for(kind, object_type_of(activity)) if kind in DISPATCHED_TYPES else None
         if handler is None:
-            item.state, item.error = InboxItemState.PROCESSED, f"no handler for {kind}; stored only"
-        else:
-            with transaction.atomic():
-                handler(activity, actor)
-            item.state, item.error = InboxItemState.PROCESSED, ""
+            item.error = f"no handler for {kind}; stored only"[:2000]
+            if stored_only is not None:
+                stored_only.append(item)
+            else:
+                _finish(item, InboxItemState.PROCESSED, item.error, now)
+            return
+        with transaction.atomic():
+            handler(activity, actor)
+            _finish(item, InboxItemState.PROCESSED, "", now)
     except Reject as exc:
-        item.state, item.error = InboxItemState.REJECTED, exc.reason[:2000]
+        _finish(item, InboxItemState.REJECTED, exc.reason, now)
     except Exception as exc:
         log.exception("inbox item %s failed", item.pk)
-        item.error = f"{type(exc).__name__}: {exc}"[:2000]
+        error = f"{type(exc).__name__}: {exc}"
         if item.attempts > len(RETRY_DELAYS):
-            item.state = InboxItemState.FAILED
+            _finish(item, InboxItemState.FAILED, error, now)
         else:
+            item.error = error[:2000]
             delay = RETRY_DELAYS[item.attempts - 1]
             item.next_attempt_at = now + scaled(delay) * (1 + random.random() / 4)
-    if item.state != InboxItemState.RECEIVED:
-        item.state_changed_at = now
-        item.next_attempt_at = None
-    item.save(update_fields=["state", "state_changed_at", "attempts", "next_attempt_at", "error"])
+            item.save(update_fields=_STATE_FIELDS)
+
+
+def _mark_stored_only(items: list[InboxItem]) -> None:
+    """One UPDATE per distinct message for items no handler processes."""
+    by_error: dict[str, list[int]] = {}
+    for item in items:
+        by_error.setdefault(item.error, []).append(item.pk)
+    now = timezone.now()
+    for error, pks in by_error.items():
+        InboxItem.objects.filter(pk__in=pks).update(
+            state=InboxItemState.PROCESSED,
+            state_changed_at=now,
+            attempts=F("attempts") + 1,
+            next_attempt_at=None,
+            error=error,
+        )
 
 
 @shared_task(name="federation.inbox.drain", ignore_result=True)
@@ -154,9 +189,12 @@ def drain_inbox(max_batches: int = 50) -> int:
             items = _claim(BATCH)  # an item committed while the flag was set or the schedule skipped
             if not items:
                 return done
+        actors: dict[str, Actor] = {}
+        stored_only: list[InboxItem] = []
         for item in items:
-            process_item(item)
+            process_item(item, actors=actors, stored_only=stored_only)
             done += 1
+        _mark_stored_only(stored_only)
     drain_inbox.delay(max_batches)  # more left: continue in a fresh task
     return done
 

@@ -313,3 +313,72 @@ def test_undo_follow_by_someone_else_is_rejected(
     assert response.status_code == 202
     assert InboxItem.objects.get().state == InboxItemState.REJECTED
     assert Follow.objects.filter(follower=bob).exists()
+
+
+def test_rate_limited_domain_gets_429_and_nothing_stored(client, local_member, remote, settings):
+    """Past FEDERATION_INBOX_RATE requests a minute from one domain: 429, nothing more stored."""
+    bob, pem = remote
+    settings.FEDERATION_INBOX_RATE = 2
+    from federation import policy
+
+    policy._counts.clear()
+    statuses = [
+        signed_post(
+            client, "/inbox", follow_activity(bob, local_member, n), key_id=bob.public_key_id, pem=pem
+        ).status_code
+        for n in range(3)
+    ]
+    policy._counts.clear()
+    assert statuses == [202, 202, 429]
+    assert InboxItem.objects.count() == 2
+
+
+def test_failed_origin_check_does_not_burn_the_activity_id(
+    client, local_member, remote, make_remote_actor, fake_server
+):
+    """A forged copy refused at the origin check leaves the id free for the genuine activity."""
+    bob, pem = remote
+    carol, carol_pem = make_remote_actor("carol", domain=fake_server.netloc, scheme="http")
+    genuine = follow_activity(bob, local_member)
+    forged = genuine | {"actor": carol.ap_id}
+    refused = signed_post(client, "/inbox", forged, key_id=bob.public_key_id, pem=pem)
+    accepted = signed_post(client, "/inbox", genuine, key_id=bob.public_key_id, pem=pem)
+    assert refused.status_code == 401
+    assert accepted.status_code == 202
+    assert InboxItem.objects.get().actor_id == bob.ap_id
+    del carol_pem
+
+
+def test_signature_for_another_host_is_refused(client, local_member, remote):
+    """A signature made for another server (signed host differs from ours): 401, nothing stored."""
+    bob, pem = remote
+    raw = json.dumps(follow_activity(bob, local_member)).encode()
+    headers = sign_request(
+        "POST",
+        "http://other.example/inbox",
+        {"Content-Type": AS2},
+        raw,
+        key_id=bob.public_key_id,
+        private_key=load_private_key(pem),
+    )
+    headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "host")}
+    response = client.post("/inbox", data=raw, content_type=AS2, headers={**headers, "Host": "127.0.0.1:8000"})
+    assert response.status_code == 401
+    assert nothing_stored()
+
+
+def test_inbox_of_unknown_actor_is_404(client, remote, local_member):
+    """POSTing to the inbox of an actor that does not exist: 404 before anything else."""
+    bob, pem = remote
+    response = signed_post(
+        client, "/actors/99999/inbox", follow_activity(bob, local_member), key_id=bob.public_key_id, pem=pem
+    )
+    assert response.status_code == 404
+    assert nothing_stored()
+
+
+def test_get_on_inbox_is_405(client):
+    """Inboxes accept POST only."""
+    response = client.get("/inbox")
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"

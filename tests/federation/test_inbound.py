@@ -1,0 +1,103 @@
+"""Worker-side processing of stored inbox items: dispatch, outcomes, retries, the sweeper."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from federation import registry
+from federation.inbound import Reject, drain_inbox, sweep_inbox
+from federation.models import InboxItem, InboxItemState
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sender(make_remote_actor):
+    actor, _ = make_remote_actor("bob")
+    return actor
+
+
+def store(actor, kind: str, n: int = 1, **extra) -> InboxItem:
+    activity = {"id": f"{actor.ap_id}/act/{kind}/{n}", "type": kind, "actor": actor.ap_id, **extra}
+    return InboxItem.objects.create(
+        activity_id=activity["id"],
+        activity_type=kind,
+        actor_id=actor.ap_id,
+        domain=actor.domain,
+        body=json.dumps(activity),
+    )
+
+
+@pytest.fixture
+def wave_handler():
+    """A temporary handler for the 'Like' type that records calls and can be told to fail."""
+    calls: list[str] = []
+    behaviour = {"raise": None}
+
+    def handle(activity, actor):
+        calls.append(activity["id"])
+        if behaviour["raise"]:
+            raise behaviour["raise"]
+
+    saved = dict(registry._handlers)
+    registry._handlers[("Like", None)] = handle
+    yield calls, behaviour
+    registry._handlers.clear()
+    registry._handlers.update(saved)
+
+
+def test_drain_dispatches_and_marks_items(sender, wave_handler):
+    """Handled items end processed; types nobody handles end processed with a note."""
+    calls, _ = wave_handler
+    like = store(sender, "Like")
+    wave = store(sender, "Wave")
+    assert drain_inbox() == 2
+    like.refresh_from_db()
+    wave.refresh_from_db()
+    assert calls == [like.activity_id]
+    assert like.state == InboxItemState.PROCESSED and like.error == "" and like.attempts == 1
+    assert wave.state == InboxItemState.PROCESSED and "no handler for Wave" in wave.error and wave.attempts == 1
+
+
+def test_rejection_is_recorded_and_not_retried(sender, wave_handler):
+    """A handler's Reject ends the item as rejected with the reason."""
+    _, behaviour = wave_handler
+    behaviour["raise"] = Reject("not allowed")
+    item = store(sender, "Like")
+    drain_inbox()
+    item.refresh_from_db()
+    assert item.state == InboxItemState.REJECTED and item.error == "not allowed"
+    assert item.next_attempt_at is None
+
+
+def test_handler_error_is_retried_then_failed(sender, wave_handler):
+    """An unexpected error schedules a retry; after the last retry the item is failed."""
+    calls, behaviour = wave_handler
+    behaviour["raise"] = RuntimeError("database hiccup")
+    item = store(sender, "Like")
+    drain_inbox()
+    item.refresh_from_db()
+    assert item.state == InboxItemState.RECEIVED and "database hiccup" in item.error
+    assert item.next_attempt_at > timezone.now()
+    for _ in range(5):
+        InboxItem.objects.filter(pk=item.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+        drain_inbox()
+    item.refresh_from_db()
+    assert item.state == InboxItemState.FAILED
+    assert len(calls) == 5
+
+
+def test_sweeper_requeues_items_whose_lease_expired(sender, wave_handler):
+    """An item leased by a worker that died is processed after its lease expires."""
+    calls, _ = wave_handler
+    item = store(sender, "Like")
+    InboxItem.objects.filter(pk=item.pk).update(next_attempt_at=timezone.now() + timedelta(minutes=5))
+    assert sweep_inbox() == 0 and calls == []
+    InboxItem.objects.filter(pk=item.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    assert sweep_inbox() == 1
+    item.refresh_from_db()
+    assert item.state == InboxItemState.PROCESSED and calls == [item.activity_id]
