@@ -1,0 +1,1 @@
+"""microblog.activitypub (being written)."""

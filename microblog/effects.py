@@ -1,0 +1,1 @@
+"""microblog.effects (being written)."""

@@ -1,0 +1,1 @@
+"""microblog.inbound (being written)."""

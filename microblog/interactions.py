@@ -1,0 +1,1 @@
+"""microblog.interactions (being written)."""

@@ -1,0 +1,1 @@
+"""microblog.media (being written)."""

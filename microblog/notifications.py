@@ -1,0 +1,1 @@
+"""microblog.notifications (being written)."""

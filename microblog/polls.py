@@ -1,0 +1,1 @@
+"""microblog.polls (being written)."""

@@ -1,0 +1,1 @@
+"""microblog.search (being written)."""

@@ -1,0 +1,1 @@
+"""microblog.services (being written)."""

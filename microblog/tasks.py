@@ -1,0 +1,1 @@
+"""microblog.tasks (being written)."""

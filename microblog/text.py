@@ -1,0 +1,1 @@
+"""microblog.text (being written)."""

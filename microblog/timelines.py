@@ -1,0 +1,1 @@
+"""microblog.timelines (being written)."""

@@ -1,0 +1,1 @@
+"""microblog.web (being written)."""
