@@ -7,6 +7,7 @@ learnt by probing ids.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -62,46 +63,11 @@ def _page_bounds(request: HttpRequest) -> tuple[bool, int | None]:
     return True, int(raw)
 
 
-def _follow_collection(
-    request: HttpRequest, actor: Actor, collection_id: str, rows: QuerySet[Follow], attr: str
+def _paged_collection(
+    request: HttpRequest, collection_id: str, rows: QuerySet[Any], item: Callable[[Any], Any]
 ) -> HttpResponse:
+    """The collection header, or one page of ``rows`` (newest first, keyset on ``pk``)."""
     paged, max_id = _page_bounds(request)
-    if not paged:
-        return activity_json(ordered_collection(collection_id, rows.count(), first=f"{collection_id}?page=1"))
-    if max_id is not None:
-        rows = rows.filter(pk__lt=max_id)
-    batch = list(rows.select_related(attr).order_by("-pk")[: PAGE_SIZE + 1])
-    more = len(batch) > PAGE_SIZE
-    batch = batch[:PAGE_SIZE]
-    items = [getattr(f, attr).ap_id for f in batch]
-    next_id = f"{collection_id}?page=1&max_id={batch[-1].pk}" if more and batch else None
-    page_id = f"{collection_id}?page=1" + (f"&max_id={max_id}" if max_id is not None else "")
-    return activity_json(ordered_collection_page(collection_id, page_id, items, next_id=next_id))
-
-
-@require_GET
-def followers_view(request: HttpRequest, actor_pk: int) -> HttpResponse:
-    """Accepted followers of a local actor, newest first, paged by ``max_id``."""
-    actor = _local_actor(actor_pk)
-    rows = Follow.objects.filter(target=actor, state=FollowState.ACCEPTED)
-    return _follow_collection(request, actor, actor.followers_url, rows, "follower")
-
-
-@require_GET
-def following_view(request: HttpRequest, actor_pk: int) -> HttpResponse:
-    """Actors a local actor follows (accepted), newest first, paged by ``max_id``."""
-    actor = _local_actor(actor_pk)
-    rows = Follow.objects.filter(follower=actor, state=FollowState.ACCEPTED)
-    return _follow_collection(request, actor, actor.following_url, rows, "target")
-
-
-@require_GET
-def outbox_view(request: HttpRequest, actor_pk: int) -> HttpResponse:
-    """Public activities of a local actor, newest first, paged by ``max_id``."""
-    actor = _local_actor(actor_pk)
-    rows = OutboxActivity.objects.filter(actor=actor, public=True)
-    paged, max_id = _page_bounds(request)
-    collection_id = actor.outbox_url
     if not paged:
         return activity_json(ordered_collection(collection_id, rows.count(), first=f"{collection_id}?page=1"))
     if max_id is not None:
@@ -109,10 +75,35 @@ def outbox_view(request: HttpRequest, actor_pk: int) -> HttpResponse:
     batch = list(rows.order_by("-pk")[: PAGE_SIZE + 1])
     more = len(batch) > PAGE_SIZE
     batch = batch[:PAGE_SIZE]
-    items = [{k: v for k, v in a.body.items() if k != "@context"} for a in batch]
     next_id = f"{collection_id}?page=1&max_id={batch[-1].pk}" if more and batch else None
     page_id = f"{collection_id}?page=1" + (f"&max_id={max_id}" if max_id is not None else "")
-    return activity_json(ordered_collection_page(collection_id, page_id, items, next_id=next_id))
+    return activity_json(ordered_collection_page(collection_id, page_id, [item(r) for r in batch], next_id=next_id))
+
+
+@require_GET
+def followers_view(request: HttpRequest, actor_pk: int) -> HttpResponse:
+    """Accepted followers of a local actor, newest first, paged by ``max_id``."""
+    actor = _local_actor(actor_pk)
+    rows = Follow.objects.filter(target=actor, state=FollowState.ACCEPTED).select_related("follower")
+    return _paged_collection(request, actor.followers_url, rows, lambda f: f.follower.ap_id)
+
+
+@require_GET
+def following_view(request: HttpRequest, actor_pk: int) -> HttpResponse:
+    """Actors a local actor follows (accepted), newest first, paged by ``max_id``."""
+    actor = _local_actor(actor_pk)
+    rows = Follow.objects.filter(follower=actor, state=FollowState.ACCEPTED).select_related("target")
+    return _paged_collection(request, actor.following_url, rows, lambda f: f.target.ap_id)
+
+
+@require_GET
+def outbox_view(request: HttpRequest, actor_pk: int) -> HttpResponse:
+    """Public activities of a local actor, newest first, paged by ``max_id``."""
+    actor = _local_actor(actor_pk)
+    rows = OutboxActivity.objects.filter(actor=actor, public=True)
+    return _paged_collection(
+        request, actor.outbox_url, rows, lambda a: {k: v for k, v in a.body.items() if k != "@context"}
+    )
 
 
 @require_GET
