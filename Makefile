@@ -30,9 +30,11 @@ run: $(VENV)/.runtime messages migrate
 	$(PY) manage.py node firstrun
 	$(VENV)/bin/honcho -f Procfile.dev start
 
-## The whole suite (unit, e2e with real node processes, slow fault tests).
+## The whole suite: unit tests on both cores, then the end-to-end tests (real node processes,
+## browser, fault tests) one at a time so their timing is not starved.
 test: $(VENV)/.dev messages
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not e2e" -n 2 $(PYTEST_ARGS)
+	$(PY) -m pytest -m "e2e" $(PYTEST_ARGS)
 
 ## Unit tests only.
 test-fast: $(VENV)/.dev messages

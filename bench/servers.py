@@ -1,6 +1,7 @@
 """Real node processes for the server benchmarks (B3, B10, B12): a private bench database,
-gunicorn, Celery worker and beat started the production way, all on loopback, all stopped by
-their own process group (``stop``), never by name.
+gunicorn and the Celery worker (with beat as a thread) started the way a county node runs
+them (deploy/systemd), all on loopback, all stopped by their own process group (``stop``),
+never by name.
 
 ``BenchNode`` owns one node: its var dir, its database (a PostgreSQL database it creates and
 drops, or the embedded SQLite file) and a dedicated Redis DB number it flushes (that DB only).
@@ -30,6 +31,7 @@ PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:543
 BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")  # flushed by the bench
 KEY_CACHE = ROOT / "var" / "bench" / "sender-keys.json"
 SENDERS = 145
+QUEUES = ("inbox", "deliver", "fanout", "media", "default")  # settings.NODE_QUEUES
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
@@ -315,41 +317,41 @@ class BenchNode:
             wait_http(port, timeout=60, proc=self.procs[name])
         return port
 
-    def start_worker(self, concurrency: int = 2, wait: bool = True) -> None:
-        """The Celery worker on every queue (as Procfile.dev), prefork pool."""
-        log = self.var_dir / "worker.log"
-        cmd = [str(VENV_BIN / "celery"), "-A", "node", "worker", "-Q", "inbox,deliver,fanout,media,default"]
-        cmd += ["--concurrency", str(concurrency), "--without-gossip", "--without-mingle", "--loglevel", "INFO"]
-        self.procs["worker"] = start(cmd, self.env(), log)
-        if wait:
-            wait_log(log, "ready.", 60, self.procs["worker"])
+    @staticmethod
+    def worker_command(concurrency: int = 8) -> list[str]:
+        """The county worker (deploy/systemd/redcloud-worker.service, Procfile.dev): one Celery
+        process on every queue, threads pool, beat as a thread (``--beat-thread``)."""
+        cmd = [str(VENV_BIN / "celery"), "-A", "node", "worker", "-P", "threads", "--concurrency", str(concurrency)]
+        return [*cmd, "-Q", ",".join(QUEUES), "--beat-thread", "--without-gossip", "--without-mingle", "-l", "INFO"]
 
-    def start_beat(self, wait: bool = True) -> None:
-        """Celery beat."""
-        log = self.var_dir / "beat.log"
-        cmd = [str(VENV_BIN / "celery"), "-A", "node", "beat", "--loglevel", "INFO"]
-        self.procs["beat"] = start(cmd, self.env(), log)
+    def start_worker(self, concurrency: int = 8, wait: bool = True) -> None:
+        """Start :meth:`worker_command` (with ``wait``: until it consumes and beat started)."""
+        log = self.var_dir / "worker.log"
+        self.procs["worker"] = start(self.worker_command(concurrency), self.env(), log)
         if wait:
-            wait_log(log, "beat: Starting", 60, self.procs["beat"])
+            self.wait_worker()
+
+    def wait_worker(self) -> None:
+        """Wait until the worker consumes and its beat thread has started."""
+        for needle in ("ready.", "beat: Starting"):
+            wait_log(self.var_dir / "worker.log", needle, 60, self.procs["worker"])
 
     def start_node(self) -> int:
-        """Start web (node.wsgi), the noop baseline server, worker and beat together; wait for
-        all of them; returns the noop server's port."""
+        """Start web (node.wsgi), the noop baseline server and the worker (with beat) together;
+        wait for all of them; returns the noop server's port."""
         self.start_web(wait=False)
         noop_port = self.start_web("noop", "bench.noop", wait=False)
         self.start_worker(wait=False)
-        self.start_beat(wait=False)
         wait_http(self.port, timeout=60, proc=self.procs["web"])
         wait_http(noop_port, timeout=60, proc=self.procs["noop"])
-        wait_log(self.var_dir / "worker.log", "ready.", 60, self.procs["worker"])
-        wait_log(self.var_dir / "beat.log", "beat: Starting", 60, self.procs["beat"])
+        self.wait_worker()
         return noop_port
 
     def signal(self, name: str, sig: signal.Signals) -> None:
         """Send ``sig`` to the process group of ``name`` (used to pause the worker)."""
         os.killpg(self.procs[name].pid, sig)
 
-    def memory(self, names: tuple[str, ...] = ("web", "worker", "beat")) -> dict[str, Any]:
+    def memory(self, names: tuple[str, ...] = ("web", "worker")) -> dict[str, Any]:
         """RSS and PSS sums (MB) over the named process trees, with per-process detail."""
         detail: dict[str, list[dict[str, int]]] = {}
         rss = pss = 0

@@ -2,7 +2,8 @@
 
 ``federation`` never imports an app; apps plug in:
 - inbound handlers keyed by (activity type, object type or ``None`` for any),
-- counters for NodeInfo usage and statistics (``localPosts``, ``localComments``, ...).
+- counters for NodeInfo usage and statistics (``localPosts``, ``localComments``, ...),
+- collection providers for an actor's collections (``featured``: pinned posts).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ Counter = Callable[[], int]
 
 _handlers: dict[tuple[str, str | None], Handler] = {}
 _counters: dict[str, Counter] = {}
+Collection = Callable[[Actor], list[Any]]
+_collections: dict[str, Collection] = {}
 
 
 def register_handler(activity_type: str, object_type: str | None = None) -> Callable[[Handler], Handler]:
@@ -50,3 +53,15 @@ def count(name: str) -> int:
     """Value of a registered counter, 0 when no app provides it."""
     fn = _counters.get(name)
     return int(fn()) if fn else 0
+
+
+def register_collection(name: str, fn: Collection) -> None:
+    """Register ``fn(actor) -> items`` (ids or embedded objects) filling a local actor's
+    collection ``name`` (e.g. ``featured``); the last registration wins."""
+    _collections[name] = fn
+
+
+def collection_items(name: str, actor: Actor) -> list[Any]:
+    """Items of a local actor's collection ``name``; empty when no app provides it."""
+    fn = _collections.get(name)
+    return list(fn(actor)) if fn else []

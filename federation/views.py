@@ -15,6 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
+from federation import registry
 from federation.activitypub import actor_to_ap, ordered_collection, ordered_collection_page
 from federation.models import Actor, Follow, FollowState, OutboxActivity
 from federation.vocab import AP_CONTENT_TYPE, wants_activitypub
@@ -108,8 +109,9 @@ def outbox_view(request: HttpRequest, actor_pk: int) -> HttpResponse:
 
 @require_GET
 def featured_view(request: HttpRequest, actor_pk: int) -> HttpResponse:
-    """Pinned objects (apps fill this later); an empty ordered collection until then."""
+    """Pinned objects, as an app registered them (``registry.register_collection("featured", ...)``)."""
     actor = _local_actor(actor_pk)
-    doc = ordered_collection(actor.featured_url, 0, first=None)
-    doc["orderedItems"] = []
+    items = registry.collection_items("featured", actor)
+    doc = ordered_collection(actor.featured_url, len(items), first=None)
+    doc["orderedItems"] = items
     return activity_json(doc)

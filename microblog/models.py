@@ -287,3 +287,19 @@ class Marker(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.timeline}={self.last_read_id}"
+
+
+class ApiApplication(models.Model):
+    """What a Mastodon client registered with ``POST /api/v1/apps`` beyond django-oauth-toolkit's
+    ``Application`` row (name, client id/secret, redirect URIs live there): its website and the
+    scopes its tokens may carry."""
+
+    application = models.OneToOneField(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE, related_name="mastodon"
+    )
+    website = models.URLField(max_length=500, blank=True)
+    scopes = models.CharField(max_length=1000, default="read")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"app {self.application_id} ({self.scopes})"

@@ -213,8 +213,10 @@ class NodeHandle:
             ]  # fmt: skip
         if kind == "worker":
             return [
-                self.python, "-m", "celery", "-A", "node", "worker", "-B",
-                "-Q", ",".join(self.queues), "--concurrency", "2", "-n", f"{self.name}@devnet",
+                # The county process model (deploy/systemd/redcloud-worker.service): one process,
+                # a thread pool, beat as a thread of the worker (node/celery.py).
+                self.python, "-m", "celery", "-A", "node", "worker", "-P", "threads", "--concurrency", "8",
+                "-Q", ",".join(self.queues), "--beat-thread", "-n", f"{self.name}@devnet",
                 "--loglevel", "INFO", "--without-gossip", "--without-mingle",
             ]  # fmt: skip
         raise ValueError(f"unknown process kind {kind!r}; use one of {PROCESS_KINDS}")

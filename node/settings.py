@@ -193,6 +193,12 @@ if NODE.production:
 else:
     CSRF_TRUSTED_ORIGINS = [NODE.base_url, "http://127.0.0.1", "http://localhost"]
 
+# django-oauth-toolkit's swappable models, named so migrations can refer to them.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
 OAUTH2_PROVIDER = {
     "SCOPES": {
         "read": "read",
@@ -205,6 +211,9 @@ OAUTH2_PROVIDER = {
     "DEFAULT_SCOPES": ["read"],
     "ACCESS_TOKEN_EXPIRE_SECONDS": 10 * 365 * 24 * 3600,
     "PKCE_REQUIRED": False,
+    # Mastodon client API (microblog/api/oauth.py): Mastodon's scope hierarchy and grant rules.
+    "SCOPES_BACKEND_CLASS": "microblog.api.oauth.MastodonScopes",
+    "OAUTH2_VALIDATOR_CLASS": "microblog.api.oauth.MastodonValidator",
 }
 
 LOGGING = {
@@ -230,3 +239,32 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 _SWEEP_SECONDS = max(1.0, 60.0 * NODE.time_scale)
 CELERY_BEAT_SCHEDULE["federation.deliver.sweep"] = {"task": "federation.deliver.sweep", "schedule": _SWEEP_SECONDS}
 CELERY_BEAT_SCHEDULE["federation.inbox.sweep"] = {"task": "federation.inbox.sweep", "schedule": _SWEEP_SECONDS}
+
+# microblog media (microblog/media.py): uploads are images only, re-encoded without metadata.
+MICROBLOG_MAX_IMAGE_BYTES = 8 * 1024 * 1024
+MICROBLOG_MAX_IMAGE_PIXELS = 40_000_000  # one frame; larger headers are refused before decoding
+MICROBLOG_MAX_ANIMATION_PIXELS = 100_000_000  # all frames of an animated GIF/WebP together
+MICROBLOG_THUMBNAIL_SIZE = 400  # long side of the preview, in pixels
+
+# microblog interactions/polls (microblog/interactions.py, microblog/polls.py)
+MICROBLOG_MAX_POLL_OPTIONS = 10
+MICROBLOG_MAX_POLL_OPTION_CHARS = 50
+MICROBLOG_MAX_PINS = 5
+CELERY_BEAT_SCHEDULE["microblog.close_polls"] = {"task": "microblog.close_polls", "schedule": _SWEEP_SECONDS}
+
+# microblog posts (microblog/services.py, microblog/activitypub.py, microblog/inbound.py)
+MICROBLOG_MAX_CHARS = 500
+MICROBLOG_MAX_MEDIA = 4
+MICROBLOG_IDEMPOTENCY_SECONDS = 3600  # same author + Idempotency-Key within this window = same post
+MICROBLOG_FETCH_PARENTS = True  # fetch an unknown parent of an incoming reply once (no recursion)
+MICROBLOG_POST_LANGUAGES = [
+    ("zh-Hans", "简体中文"),
+    ("en", "English"),
+    ("bo", "བོད་ཡིག"),  # Tibetan
+    ("khb", "ᦑᦲᧈᦟᦹᧉ"),  # Lü (Xishuangbanna Dai, New Tai Lue script)
+    ("tdd", "ᥖᥭᥰᥖᥬᥳᥑᥨᥒᥰ"),  # Tai Nüa (Dehong Dai, Tai Le script)
+    ("ii", "ꆈꌠꉙ"),  # Nuosu (Yi)
+    ("ug", "ئۇيغۇرچە"),  # Uyghur
+    ("mn", "Монгол"),
+    ("za", "Vahcuengh"),  # Zhuang
+]

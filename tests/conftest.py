@@ -30,6 +30,29 @@ def _eager_celery(settings):
     app.conf.task_always_eager = False
 
 
+_KEY_POOL: list[tuple[str, str]] = []
+_KEY_INDEX = [0]
+
+
+def pooled_key_pair() -> tuple[str, str]:
+    """A real RSA-2048 key pair from a pool of 16 made once per session, handed out in turn.
+
+    Generating a key costs ~50-100 ms; the suite creates thousands of actors. Consecutive calls
+    still give different keys, which is all the tests rely on."""
+    if not _KEY_POOL:
+        _KEY_POOL.extend(generate_key_pair() for _ in range(16))
+    _KEY_INDEX[0] = (_KEY_INDEX[0] + 1) % len(_KEY_POOL)
+    return _KEY_POOL[_KEY_INDEX[0]]
+
+
+@pytest.fixture(autouse=True)
+def _fast_keys_and_passwords(settings, monkeypatch):
+    """Unit tests use pooled keys and a cheap password hash (Argon2 is slow by design)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    monkeypatch.setattr("federation.actors.generate_key_pair", pooled_key_pair)
+    monkeypatch.setattr("federation.keyrotation.generate_key_pair", pooled_key_pair)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(settings):
     """Each test gets an empty in-memory cache (flags, rate counters, key-refresh limits)."""
@@ -91,7 +114,7 @@ def make_remote_actor(db):
     def make(
         username: str = "bob", domain: str = "remote.example", scheme: str = "https", **fields
     ) -> tuple[Actor, str]:
-        private_pem, public_pem = generate_key_pair()
+        private_pem, public_pem = pooled_key_pair()
         base = f"{scheme}://{domain}/users/{username}"
         actor = Actor.objects.create(
             ap_id=base,

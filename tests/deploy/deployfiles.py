@@ -81,6 +81,21 @@ def read_unit(path: Path) -> configparser.ConfigParser:
     return parser
 
 
+def unit_environment(path: Path) -> dict[str, str]:
+    """The ``Environment=`` defaults of a unit's [Service] section, every line of them (the
+    parser of :func:`read_unit` keeps only the last value of a repeated key). Our units use no
+    quoting, so a value ends at whitespace."""
+    values: dict[str, str] = {}
+    section = ""
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            section = line
+        elif section == "[Service]" and line.startswith("Environment="):
+            values.update(item.split("=", 1) for item in line.removeprefix("Environment=").split())
+    return values
+
+
 def nginx_binary() -> str | None:
     """Path of the nginx executable, or None when nginx is not installed."""
     found = shutil.which("nginx")

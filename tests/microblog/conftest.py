@@ -1,0 +1,83 @@
+"""Microblog fixtures (P1 posts). Other helpers may append fixtures at the end (additive only).
+
+Global fixtures from ``tests/conftest.py``: ``make_local_member``, ``local_member`` (alice),
+``make_remote_actor``, ``fake_server``, ``fixture_path``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from federation.models import Actor, Follow, FollowState
+
+
+@pytest.fixture
+def make_follow(db):
+    """Factory: ``follower`` follows ``target`` (accepted unless ``state`` says otherwise)."""
+
+    def make(follower: Actor, target: Actor, state: str = FollowState.ACCEPTED) -> Follow:
+        return Follow.objects.create(
+            follower=follower, target=target, state=state, ap_id=f"{follower.ap_id}#follows/{target.pk}"
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_post(db):
+    """Factory: a local post by ``author`` through ``services.create_post`` (side effects are
+    scheduled on commit, which tests without ``django_capture_on_commit_callbacks`` never run)."""
+    from microblog import services
+
+    def make(author: Actor, text: str = "hello", **kwargs):
+        return services.create_post(author, text=text, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def load_fixture(fixture_path):
+    """Factory: the parsed JSON of a document under ../shared/fixtures."""
+
+    def load(name: str) -> dict:
+        return json.loads(fixture_path(name).read_text(encoding="utf-8"))
+
+    return load
+
+
+@pytest.fixture
+def hold_deliveries(monkeypatch):
+    """Deliveries stay pending (``federation.deliver.activity`` is not run), so tests can inspect
+    ``Delivery`` rows and no traffic leaves the test; returns the list of queued activity ids."""
+    from federation import outbox
+
+    queued: list[int] = []
+
+    class _Held:
+        @staticmethod
+        def delay(activity_id: int) -> None:
+            queued.append(activity_id)
+
+    monkeypatch.setattr(outbox, "deliver_activity_task", _Held)
+    return queued
+
+
+_KEY_PAIR: list[tuple[str, str]] = []
+
+
+@pytest.fixture
+def fast_keys(monkeypatch, settings):
+    """Members and remote actors made by the factories share one RSA key pair (generated once
+    per session) and passwords use a fast hasher, so tests that need many actors stay fast.
+    Opt in with ``usefixtures``."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    import tests.conftest as root_conftest
+    from federation import actors
+    from federation.keys import generate_key_pair
+
+    if not _KEY_PAIR:
+        _KEY_PAIR.append(generate_key_pair())
+    monkeypatch.setattr(actors, "generate_key_pair", lambda: _KEY_PAIR[0])
+    monkeypatch.setattr(root_conftest, "generate_key_pair", lambda: _KEY_PAIR[0])
