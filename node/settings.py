@@ -268,3 +268,15 @@ MICROBLOG_POST_LANGUAGES = [
     ("mn", "Монгол"),
     ("za", "Vahcuengh"),  # Zhuang
 ]
+
+
+# --- groups (virtual branches) -------------------------------------------------------------
+GROUPS_KINDS = ["branch", "general_branch", "committee", "township_committee", "county_committee"]
+# Roles, highest first, with what each may do. "officer" roles appear in the moderators collection.
+GROUPS_ROLES = {
+    "secretary": {"officer": True, "perms": ["approve", "remove", "roles", "verify", "post", "moderate", "records", "dues", "transfer", "events", "polls"]},
+    "deputy_secretary": {"officer": True, "perms": ["approve", "remove", "verify", "post", "moderate", "records", "dues", "transfer", "events", "polls"]},
+    "committee_member": {"officer": True, "perms": ["approve", "post", "moderate", "records", "events", "polls"]},
+    "member": {"officer": False, "perms": ["post"]},
+}
+GROUPS_MEETING_KINDS = ["member_assembly", "committee_meeting", "group_meeting", "party_lecture"]
