@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from federation import registry
 from federation.models import Actor, ActorType
 from federation.vocab import CONTEXT
 
@@ -37,6 +38,7 @@ def actor_to_ap(actor: Actor) -> dict[str, Any]:
         doc["featured"] = actor.featured_url
     if actor.icon_url:
         doc["icon"] = {"type": "Image", "url": actor.icon_url}
+    doc.update(registry.actor_extras(actor))  # app-provided fields (groups: moderators, attributedTo)
     return doc
 
 

@@ -17,7 +17,7 @@ from federation.actors import base_url
 from federation.inbound import Reject, same_origin
 from federation.models import Actor, Follow, FollowState
 from federation.outbox import publish
-from federation.registry import register_handler
+from federation.registry import notify_follow, register_handler
 from federation.resolve import get_or_fetch_actor
 from federation.vocab import AS_CONTEXT, id_of
 
@@ -79,6 +79,9 @@ def follow(follower: Actor, target: Actor) -> Follow:
         if target.local:
             if not target.manually_approves_followers:
                 _set_state(row, FollowState.ACCEPTED)
+                notify_follow("accepted", row)
+            else:
+                notify_follow("requested", row)
         else:
             publish(follow_to_ap(row), actor=follower, inboxes=[target.inbox_url], object_ap_id=row.ap_id)
     return row
@@ -100,6 +103,7 @@ def unfollow(follower: Actor, target: Actor) -> bool:
                 "to": [target.ap_id],
             }
             publish(undo, actor=follower, inboxes=[target.inbox_url], object_ap_id=row.ap_id)
+        notify_follow("undone", row)
         row.delete()
     return True
 
@@ -115,6 +119,7 @@ def accept_follow(row: Follow) -> Follow:
     with transaction.atomic():
         _set_state(row, FollowState.ACCEPTED)
         _respond(row, "Accept")
+        notify_follow("accepted", row)
     return row
 
 
@@ -122,6 +127,7 @@ def reject_follow(row: Follow) -> None:
     """The local target rejects (or removes) a follower (sends ``Reject`` to a remote one)."""
     with transaction.atomic():
         _respond(row, "Reject")
+        notify_follow("rejected", row)
         row.delete()
 
 
@@ -147,6 +153,9 @@ def handle_follow(activity: dict[str, Any], actor: Actor) -> None:
         # Already accepted: answer again, the follower may have lost our first Accept.
         _set_state(row, FollowState.ACCEPTED)
         _respond(row, "Accept")
+        notify_follow("accepted", row)
+    else:
+        notify_follow("requested", row)
 
 
 def _follow_for_response(activity: dict[str, Any], actor: Actor) -> Follow:
@@ -170,12 +179,14 @@ def handle_accept_follow(activity: dict[str, Any], actor: Actor) -> None:
     row = _follow_for_response(activity, actor)
     if row.state != FollowState.ACCEPTED:
         _set_state(row, FollowState.ACCEPTED)
+        notify_follow("accepted", row)
 
 
 @register_handler("Reject", "Follow")
 def handle_reject_follow(activity: dict[str, Any], actor: Actor) -> None:
     """The remote target rejected our follow (or removed us as a follower)."""
     row = _follow_for_response(activity, actor)
+    notify_follow("rejected", row)
     row.delete()
 
 
@@ -192,6 +203,7 @@ def handle_undo_follow(activity: dict[str, Any], actor: Actor) -> None:
         return  # nothing to undo: idempotent
     if row.follower_id != actor.pk:
         raise Reject("only the follower may undo a follow")
+    notify_follow("undone", row)
     row.delete()
 
 

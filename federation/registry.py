@@ -65,3 +65,42 @@ def collection_items(name: str, actor: Actor) -> list[Any]:
     """Items of a local actor's collection ``name``; empty when no app provides it."""
     fn = _collections.get(name)
     return list(fn(actor)) if fn else []
+
+
+# Follow observers (groups mirror follows of Group actors into memberships). Events:
+# "requested" (a pending follow of a local locked actor), "accepted", "rejected" (before the row
+# is deleted) and "undone" (before the row is deleted). Observers run inside the caller's
+# transaction; raising aborts the follow change.
+FollowObserver = Callable[[str, Any], None]
+_follow_observers: list[FollowObserver] = []
+# Extra fields merged into a local actor's AS2 document (e.g. a Group's moderators collection).
+ActorExtras = Callable[[Actor], dict[str, Any]]
+_actor_extras: list[ActorExtras] = []
+
+
+def register_follow_observer(fn: FollowObserver) -> FollowObserver:
+    """Register ``fn(event, follow)``, called on every follow state change (idempotent on re-import)."""
+    if fn not in _follow_observers:
+        _follow_observers.append(fn)
+    return fn
+
+
+def notify_follow(event: str, follow: Any) -> None:
+    """Tell every follow observer that ``follow`` changed (``requested``/``accepted``/``rejected``/``undone``)."""
+    for fn in list(_follow_observers):
+        fn(event, follow)
+
+
+def register_actor_extras(fn: ActorExtras) -> ActorExtras:
+    """Register ``fn(actor) -> dict`` whose fields are merged into local actors' AS2 documents."""
+    if fn not in _actor_extras:
+        _actor_extras.append(fn)
+    return fn
+
+
+def actor_extras(actor: Actor) -> dict[str, Any]:
+    """Fields apps add to ``actor``'s document (later registrations win on conflicts)."""
+    extra: dict[str, Any] = {}
+    for fn in list(_actor_extras):
+        extra.update(fn(actor) or {})
+    return extra

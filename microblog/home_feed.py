@@ -52,9 +52,9 @@ def relations(viewer_id: int | None) -> tuple[set[int], set[int]]:
     """(accepted follow targets, hidden actors) of a viewer, in one query. Hidden = muted
     (unexpired), blocked by the viewer, blocking the viewer, blocked node-wide, or a followed
     account that is suspended."""
-    if viewer_id is None:
-        sql, params = f"SELECT target_id, 1 FROM {BLOCK} WHERE owner_id IS NULL", []  # noqa: S608
-    else:
+    params: list[Any] = []
+    sql = f"SELECT target_id, 1 FROM {BLOCK} WHERE owner_id IS NULL"  # noqa: S608
+    if viewer_id is not None:
         sql = f"""
             SELECT f.target_id, CASE WHEN a.suspended THEN 1 ELSE 0 END
                 FROM {FOLLOW} f JOIN {ACTOR} a ON a.id = f.target_id
@@ -141,77 +141,84 @@ def window_sql(viewer_id: int, lo: int, hi: int | None, n: int, desc: bool, *, c
     if not desc:
         sql.add(") AND p.id > %s AND p.id < %s AND", lo, min(hi or UNBOUNDED, lo + HOME_WINDOW))
     elif hi is None:  # the newest page: the window ends at the newest id, found in the same query
-        sql.add(f") AND p.id > %s AND p.id > (SELECT MAX(id) FROM {POST}) - %s AND", lo, HOME_WINDOW)  # noqa: S608
+        # One lower bound (not two conditions): SQLite uses only one of them as the range.
+        greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
+        sql.add(f") AND p.id > {greatest}(%s, (SELECT MAX(id) FROM {POST}) - %s) AND", lo, HOME_WINDOW)  # noqa: S608
     else:
         sql.add(") AND p.id > %s AND p.id < %s AND", max(lo, hi - HOME_WINDOW), hi)
     _visible(sql, viewer_id)
     return sql.add(f"ORDER BY p.id {'DESC' if desc else 'ASC'} LIMIT %s", n)
 
 
-def per_author_sql(viewer_id: int, lo: int, hi: int, n: int, desc: bool, *, window: _Sql | None = None) -> _Sql:
-    """Ids of the ``n`` newest (``desc``) or oldest home posts in (lo, hi), reading one row per
-    home author plus at most ``n`` rows for each of ``n`` authors (see the module docstring).
-
-    PostgreSQL only, ``window`` (a ``window_sql(..., cte=True)``): both passes in one
-    statement — the window's ids when it holds ``n``, else the per-author result; the
-    per-author part sits behind a one-time filter on the window's count, so it is not run
-    when the window suffices."""
-    order = "DESC" if desc else "ASC"
-    pg = connection.vendor == "postgresql"
-    sql = _Sql().add("WITH authors(author) AS MATERIALIZED (" if window is not None else "WITH authors(author) AS (")
-    _authors(sql, viewer_id)
-    gate = ""
-    if window is not None:
-        sql.add("), w AS (").add(window.text, *window.params)
-        gate = f"WHERE (SELECT COUNT(*) FROM w) < {int(n)}"  # noqa: S608
+def _probe(viewer_id: int, lo: int, hi: int, order: str) -> _Sql:
+    """One author's newest/oldest visible post in (lo, hi): a single-row index probe."""
     probe = _Sql().add(
         f"SELECT p.id FROM {POST} p WHERE p.author_id = a.author AND p.id > %s AND p.id < %s AND",  # noqa: S608
         lo,
         hi,
     )
     _visible(probe, viewer_id)
-    probe.add(f"ORDER BY p.id {order} LIMIT 1")
-    if pg:  # LATERAL: one probe per author; authors without a post drop out of the join
-        sql.add("), edges AS (SELECT a.author AS author, e.id AS id FROM authors a CROSS JOIN LATERAL (")
-        sql.add(probe.text, *probe.params).add(f") AS e {gate} ORDER BY e.id {order} LIMIT %s)", n)
-    else:  # materialised so the correlated probe runs once per author
-        sql.add("), ranked AS MATERIALIZED (SELECT a.author AS author, (")
-        sql.add(probe.text, *probe.params)
-        sql.add(f") AS id FROM authors a ORDER BY id IS NULL, id {order} LIMIT %s)", n)
-        sql.add(", edges AS (SELECT author, id FROM ranked WHERE id IS NOT NULL)")
+    return probe.add(f"ORDER BY p.id {order} LIMIT 1")
+
+
+def per_author_sql(viewer_id: int, lo: int, hi: int, n: int, desc: bool, *, window: _Sql | None = None) -> _Sql:
+    """(PostgreSQL) Ids of the ``n`` newest (``desc``) or oldest home posts in (lo, hi),
+    reading one row per home author plus at most ``n`` rows for each of ``n`` authors (see the
+    module docstring). With ``window`` (a ``window_sql(..., cte=True)``) both passes are one
+    statement: the window's ids when it holds ``n``, else the per-author result, which sits
+    behind a one-time filter on the window's count so it is not run when the window suffices."""
+    order = "DESC" if desc else "ASC"
+    sql = _Sql().add("WITH authors(author) AS MATERIALIZED (")
+    _authors(sql, viewer_id)
+    gate = ""
+    if window is not None:
+        sql.add("), w AS (").add(window.text, *window.params)
+        gate = f"WHERE (SELECT COUNT(*) FROM w) < {int(n)}"  # noqa: S608
+    probe = _probe(viewer_id, lo, hi, order)
+    # LATERAL: one probe per author; authors without a post drop out of the join.
+    sql.add("), edges AS (SELECT a.author AS author, e.id AS id FROM authors a CROSS JOIN LATERAL (")
+    sql.add(probe.text, *probe.params).add(f") AS e {gate} ORDER BY e.id {order} LIMIT %s)", n)
     # The page lies at or beyond the n-th author's edge post (when there are n authors).
     if desc:
-        sql.add(
-            ", bound AS (SELECT CASE WHEN COUNT(*) >= %s THEN MIN(id) - 1 ELSE %s END AS lo, %s AS hi FROM edges)",
-            n,
-            lo,
-            hi,
-        )
+        bound = "CASE WHEN COUNT(*) >= %s THEN MIN(id) - 1 ELSE %s END AS lo, %s AS hi"
+        sql.add(f", bound AS (SELECT {bound} FROM edges)", n, lo, hi)  # noqa: S608
     else:
-        sql.add(
-            ", bound AS (SELECT %s AS lo, CASE WHEN COUNT(*) >= %s THEN MAX(id) + 1 ELSE %s END AS hi FROM edges)",
-            lo,
-            n,
-            hi,
-        )
-    branch = _Sql().add(
-        f"SELECT p.id FROM {POST} p WHERE p.author_id = edges.author AND p.id > bound.lo AND p.id < bound.hi AND"  # noqa: S608
-    )
-    _visible(branch, viewer_id)
-    if pg:
-        if window is not None:
-            sql.add(f"SELECT id FROM w WHERE (SELECT COUNT(*) FROM w) >= {int(n)} UNION ALL SELECT id FROM (")  # noqa: S608
-        sql.add("SELECT t.id FROM edges CROSS JOIN bound CROSS JOIN LATERAL (")
-        sql.add(branch.text, *branch.params)
-        sql.add(f"ORDER BY p.id {order} LIMIT %s) AS t ORDER BY t.id {order} LIMIT %s", n, n)
-        if window is not None:
-            sql.add(") AS pa")
-    else:  # no LATERAL: one range read per edge author (bounded by the threshold)
-        sql.add(f"SELECT p.id FROM {POST} p, bound WHERE p.author_id IN (SELECT author FROM edges)")  # noqa: S608
-        sql.add("AND p.id > bound.lo AND p.id < bound.hi AND")
-        _visible(sql, viewer_id)
-        sql.add(f"ORDER BY p.id {order} LIMIT %s", n)
+        bound = "%s AS lo, CASE WHEN COUNT(*) >= %s THEN MAX(id) + 1 ELSE %s END AS hi"
+        sql.add(f", bound AS (SELECT {bound} FROM edges)", lo, n, hi)  # noqa: S608
+    if window is not None:
+        sql.add(f"SELECT id FROM w WHERE (SELECT COUNT(*) FROM w) >= {int(n)} UNION ALL SELECT id FROM (")  # noqa: S608
+    sql.add("SELECT t.id FROM edges CROSS JOIN bound CROSS JOIN LATERAL (")
+    sql.add(f"SELECT p.id FROM {POST} p WHERE p.author_id = edges.author AND p.id > bound.lo AND p.id < bound.hi AND")  # noqa: S608
+    _visible(sql, viewer_id)
+    sql.add(f"ORDER BY p.id {order} LIMIT %s) AS t ORDER BY t.id {order} LIMIT %s", n, n)
+    if window is not None:
+        sql.add(") AS pa")
     return sql
+
+
+def per_author_sqlite(viewer_id: int, lo: int, hi: int, n: int, desc: bool) -> _Sql:
+    """(SQLite, no LATERAL) The same result as :func:`per_author_sql`: the edge posts come
+    from correlated probes now (in-process, no round trip), and the returned statement reads
+    each of the ``n`` edge authors down to the threshold, one branch per author."""
+    order = "DESC" if desc else "ASC"
+    sql = _Sql().add("WITH authors(author) AS (")
+    _authors(sql, viewer_id)
+    probe = _probe(viewer_id, lo, hi, order)
+    sql.add("), ranked AS MATERIALIZED (SELECT a.author AS author, (").add(probe.text, *probe.params)
+    sql.add(f") AS id FROM authors a ORDER BY id IS NULL, id {order} LIMIT %s)", n)
+    sql.add("SELECT author, id FROM ranked WHERE id IS NOT NULL")
+    with connection.cursor() as cur:
+        cur.execute(sql.text, sql.params)
+        edges = cur.fetchall()
+    if len(edges) >= n:  # the page lies at or beyond the n-th author's edge post
+        lo, hi = (edges[-1][1] - 1, hi) if desc else (lo, edges[-1][1] + 1)
+    out = _Sql()
+    for i, (author, _) in enumerate(edges or [(0, 0)]):
+        out.add(("UNION ALL " if i else "") + f"SELECT t{i}.id FROM (SELECT p.id FROM {POST} p")  # noqa: S608
+        out.add("WHERE p.author_id = %s AND p.id > %s AND p.id < %s AND", author, lo, hi)
+        _visible(out, viewer_id)
+        out.add(f"ORDER BY p.id {order} LIMIT %s) AS t{i}", n)
+    return out.add(f"ORDER BY 1 {order} LIMIT %s", n)
 
 
 class _Rows:
@@ -364,7 +371,7 @@ def read(
         else:  # SQLite runs in-process: two statements cost no round trip
             posts = _load(viewer_id, window_sql(viewer_id, lo, hi, want, desc), desc)
             if len(posts) < want and not covered:
-                posts = _load(viewer_id, per_author_sql(viewer_id, lo, hi or UNBOUNDED, want, desc), desc)
+                posts = _load(viewer_id, per_author_sqlite(viewer_id, lo, hi or UNBOUNDED, want, desc), desc)
         out += [p for p in posts if _keep(p, viewer_id)]
         if len(posts) < want or len(out) >= limit:
             break

@@ -39,6 +39,7 @@ from federation.resolve import ResolveError, get_or_fetch_actor, instance_signer
 from federation.vocab import id_of, ids_of, type_of
 from microblog import (
     counters,  # noqa: F401 - registers NodeInfo counters
+    hooks,
     polls,
     tasks,
 )
@@ -161,6 +162,7 @@ def handle_create_note(activity: dict[str, Any], actor: Actor) -> None:
         return
     _maybe_fetch_parent(obj)
     post = _store(obj, actor)
+    hooks.post_event("created", post, activity)
     transaction.on_commit(lambda: tasks.surface_post.delay(post.pk))
 
 
@@ -180,6 +182,7 @@ def handle_update_note(activity: dict[str, Any], actor: Actor) -> None:
         if cache.get(_deleted_key(str(obj["id"]))) or not _is_wanted(obj, activity, actor):
             return
         post = _store(obj, actor)
+        hooks.post_event("created", post, activity)
         transaction.on_commit(lambda: tasks.surface_post.delay(post.pk))
         return
     if existing.author_id != actor.pk or existing.local:
@@ -187,6 +190,7 @@ def handle_update_note(activity: dict[str, Any], actor: Actor) -> None:
     if existing.deleted_at is not None:
         return
     post = _store(obj, actor)
+    hooks.post_event("updated", post, activity)
     if post.edited_at != existing.edited_at:  # text changed (not only poll totals)
         transaction.on_commit(lambda: tasks.surface_edit.delay(post.pk))
 
@@ -214,3 +218,4 @@ def handle_delete_note(activity: dict[str, Any], actor: Actor) -> None:
         locked = Post.objects.select_for_update().get(pk=post.pk)
         if locked.deleted_at is None:
             tombstone(locked)
+            hooks.post_event("deleted", locked, activity)

@@ -106,7 +106,23 @@ def create_poll(post: Post, *, options: list[str], expires_in: int, multiple: bo
 # ---------------------------------------------------------------- votes
 
 
+# Eligibility checks registered by higher layers (groups: only active members vote):
+# ``fn(poll, voter) -> reason | None``; a reason refuses the vote (local: PollError, remote: Reject).
+_vote_checks: list[Any] = []
+
+
+def register_vote_check(fn: Any) -> Any:
+    """Register ``fn(poll, voter) -> str | None``; a returned reason refuses the vote."""
+    if fn not in _vote_checks:
+        _vote_checks.append(fn)
+    return fn
+
+
 def _check_open(poll: Poll, voter: Actor) -> None:
+    for check in list(_vote_checks):
+        reason = check(poll, voter)
+        if reason:
+            raise PollError(reason)
     if poll.expired:
         raise PollError("the poll has ended")
     if poll.post.author_id == voter.pk:
@@ -158,7 +174,8 @@ def vote(actor: Actor, poll: Poll, choices: list[int]) -> Poll:
         options = [by_position[p] for p in positions]
         if locked.post.local:
             _record(locked, actor, options)
-            schedule_poll_update(locked.pk)
+            if not locked.secret:  # secret ballots publish totals only when closed
+                schedule_poll_update(locked.pk)
         else:
             note_ids = [new_activity_id() for _ in options]
             _record(locked, actor, options, ap_ids=note_ids)
@@ -225,7 +242,8 @@ def _handle_remote_votes(poll: Poll, voter: Actor, notes: list[dict[str, Any]]) 
         if not locked.multiple and (already or len(chosen) > 1):
             raise Reject("this poll allows one choice")
         _record(locked, voter, chosen, ap_ids=ap_ids)
-        schedule_poll_update(locked.pk)
+        if not locked.secret:  # interim totals would reveal single votes by difference
+            schedule_poll_update(locked.pk)
 
 
 # ---------------------------------------------------------------- results and closing

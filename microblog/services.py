@@ -30,7 +30,7 @@ from django.utils import timezone
 from federation.models import Actor, ActorBlock, Follow, FollowState
 from federation.outbox import cancel_deliveries
 from federation.vocab import PUBLIC
-from microblog import tasks
+from microblog import hooks, tasks
 from microblog import text as text_module
 from microblog.models import Media, Mention, Notification, Post, PostEdit, Visibility
 
@@ -231,6 +231,7 @@ def create_post(
         if in_reply_to is not None:
             Post.objects.filter(pk=in_reply_to.pk).update(replies_count=F("replies_count") + 1)
         _schedule(post.pk, "surface_post", "federate_post")
+        hooks.post_event("created", post)
     return post
 
 
@@ -332,6 +333,7 @@ def edit_post(
             created_at=post.edited_at,
         )
         _schedule(post.pk, "surface_edit", "federate_edit")
+        hooks.post_event("updated", post)
     return post
 
 
@@ -361,6 +363,7 @@ def delete_post(actor: Actor, post: Post) -> None:
         if locked.local:
             cancel_deliveries(locked.ap_id)
             _schedule(locked.pk, "federate_delete")
+        hooks.post_event("deleted", locked)
     post.refresh_from_db()
 
 

@@ -280,3 +280,8 @@ GROUPS_ROLES = {
     "member": {"officer": False, "perms": ["post"]},
 }
 GROUPS_MEETING_KINDS = ["member_assembly", "committee_meeting", "group_meeting", "party_lecture"]
+
+# groups events (groups/events.py): reminders before an event starts; the beat job runs every
+# minute (scaled by FEDERATION_TIME_SCALE like the sweepers), the lead time is scaled too.
+GROUPS_EVENT_REMINDER_MINUTES = 60
+CELERY_BEAT_SCHEDULE["groups.event_reminders"] = {"task": "groups.event_reminders", "schedule": _SWEEP_SECONDS}

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("", include("federation.urls")),
+    path("", include("groups.urls")),  # before microblog: its /api/ fallback must not shadow /api/v1/groups
     path("", include("microblog.urls")),
     path("admin/", admin.site.urls),
     path("oauth/", include("oauth2_provider.urls", namespace="oauth2_provider")),

@@ -285,3 +285,29 @@ def test_limit_is_clamped_like_mastodon():
     assert timelines.clamp_limit("500") == 40
     assert timelines.clamp_limit("x") == 20
     assert timelines.clamp_limit(0) == 1
+
+
+def test_home_hides_suspended_authors_and_private_boosted_posts(people, make_local_member):
+    """Posts of a suspended followed account, and boosts of a followers-only post the reader may
+    not see, stay out of home."""
+    from federation.models import Actor
+
+    alice, bob, carol = people
+    dave = make_local_member("dave")
+    follow(alice, dave)
+    make_post(dave, "suspended soon")
+    Actor.objects.filter(pk=dave.pk).update(suspended=True)
+    make_post(bob, "", reblog_of=make_post(carol, "friends only", visibility="private"))
+    kept = make_post(bob, "visible")
+    assert ids(timelines.home(alice)) == [kept.pk]
+
+
+def test_home_dense_page_is_one_statement(people, django_assert_max_num_queries):
+    """A page the recent window fills costs one SQL statement (posts, authors and boosts
+    loaded together), so home stays cheap per read."""
+    alice, bob, _ = people
+    for i in range(25):
+        make_post(bob, f"p{i}")
+    with django_assert_max_num_queries(1):
+        page = timelines.home(alice)
+    assert len(page) == 20 and page[0].author.username == "bob"
