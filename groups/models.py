@@ -171,6 +171,9 @@ class CalendarToken(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["group", "actor"], name="calendar_token_unique")]
 
+    def __str__(self) -> str:
+        return f"calendar token of {self.actor_id} for {self.group_id}"
+
 
 # --- end G3 events ---------------------------------------------------------------------------
 

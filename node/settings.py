@@ -195,9 +195,9 @@ else:
 
 # django-oauth-toolkit's swappable models, named so migrations can refer to them.
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
-OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
-OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"
-OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"  # noqa: S105 - a model name
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"  # noqa: S105 - a model name
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"  # noqa: S105 - a model name
 OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
 OAUTH2_PROVIDER = {
     "SCOPES": {
@@ -274,8 +274,26 @@ MICROBLOG_POST_LANGUAGES = [
 GROUPS_KINDS = ["branch", "general_branch", "committee", "township_committee", "county_committee"]
 # Roles, highest first, with what each may do. "officer" roles appear in the moderators collection.
 GROUPS_ROLES = {
-    "secretary": {"officer": True, "perms": ["approve", "remove", "roles", "verify", "post", "moderate", "records", "dues", "transfer", "events", "polls"]},
-    "deputy_secretary": {"officer": True, "perms": ["approve", "remove", "verify", "post", "moderate", "records", "dues", "transfer", "events", "polls"]},
+    "secretary": {
+        "officer": True,
+        "perms": [
+            "approve",
+            "remove",
+            "roles",
+            "verify",
+            "post",
+            "moderate",
+            "records",
+            "dues",
+            "transfer",
+            "events",
+            "polls",
+        ],
+    },
+    "deputy_secretary": {
+        "officer": True,
+        "perms": ["approve", "remove", "verify", "post", "moderate", "records", "dues", "transfer", "events", "polls"],
+    },
     "committee_member": {"officer": True, "perms": ["approve", "post", "moderate", "records", "events", "polls"]},
     "member": {"officer": False, "perms": ["post"]},
 }
