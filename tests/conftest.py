@@ -135,3 +135,20 @@ def make_remote_actor(db):
         return actor, private_pem
 
     return make
+
+
+@pytest.fixture
+def hold_deliveries(monkeypatch):
+    """Deliveries stay pending (``federation.deliver.activity`` is not run), so tests can inspect
+    ``Delivery`` rows and no traffic leaves the test; returns the list of queued activity ids."""
+    from federation import outbox
+
+    queued: list[int] = []
+
+    class _Held:
+        @staticmethod
+        def delay(activity_id: int) -> None:
+            queued.append(activity_id)
+
+    monkeypatch.setattr(outbox, "deliver_activity_task", _Held)
+    return queued

@@ -11,7 +11,6 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.test import Client
 
-from federation import outbox
 from federation.inbound import process_item
 from federation.models import Actor, ActorType, Delivery, Follow, FollowState, InboxItem, InboxItemState, OutboxActivity
 from federation.vocab import PUBLIC
@@ -20,21 +19,9 @@ from groups.posts import create_group_post, group_timeline, moderate_delete, pin
 from microblog import services
 from microblog.models import Pin, Post
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("hold_deliveries")]
 AS2 = "application/activity+json"
 _ids = itertools.count(1)
-
-
-@pytest.fixture(autouse=True)
-def held(monkeypatch):
-    """Deliveries stay pending: tests inspect Delivery rows and nothing leaves the test."""
-
-    class _Held:
-        @staticmethod
-        def delay(activity_id: int) -> None:
-            pass
-
-    monkeypatch.setattr(outbox, "deliver_activity_task", _Held)
 
 
 @pytest.fixture

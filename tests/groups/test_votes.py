@@ -9,7 +9,6 @@ import json
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from federation import outbox
 from federation.inbound import process_item
 from federation.models import Delivery, InboxItem, InboxItemState, OutboxActivity
 from groups.votes import create_group_poll, results, turnout, vote_in_group
@@ -18,20 +17,8 @@ from microblog.api import serializers
 from microblog.models import Poll, PollVote
 from microblog.polls import PollError, close_poll
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("hold_deliveries")]
 _ids = itertools.count(1)
-
-
-@pytest.fixture(autouse=True)
-def held(monkeypatch):
-    """Deliveries stay pending: tests inspect Delivery rows and nothing leaves the test."""
-
-    class _Held:
-        @staticmethod
-        def delay(activity_id: int) -> None:
-            pass
-
-    monkeypatch.setattr(outbox, "deliver_activity_task", _Held)
 
 
 @pytest.fixture

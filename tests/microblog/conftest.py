@@ -45,39 +45,3 @@ def load_fixture(fixture_path):
         return json.loads(fixture_path(name).read_text(encoding="utf-8"))
 
     return load
-
-
-@pytest.fixture
-def hold_deliveries(monkeypatch):
-    """Deliveries stay pending (``federation.deliver.activity`` is not run), so tests can inspect
-    ``Delivery`` rows and no traffic leaves the test; returns the list of queued activity ids."""
-    from federation import outbox
-
-    queued: list[int] = []
-
-    class _Held:
-        @staticmethod
-        def delay(activity_id: int) -> None:
-            queued.append(activity_id)
-
-    monkeypatch.setattr(outbox, "deliver_activity_task", _Held)
-    return queued
-
-
-_KEY_PAIR: list[tuple[str, str]] = []
-
-
-@pytest.fixture
-def fast_keys(monkeypatch, settings):
-    """Members and remote actors made by the factories share one RSA key pair (generated once
-    per session) and passwords use a fast hasher, so tests that need many actors stay fast.
-    Opt in with ``usefixtures``."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    import tests.conftest as root_conftest
-    from federation import actors
-    from federation.keys import generate_key_pair
-
-    if not _KEY_PAIR:
-        _KEY_PAIR.append(generate_key_pair())
-    monkeypatch.setattr(actors, "generate_key_pair", lambda: _KEY_PAIR[0])
-    monkeypatch.setattr(root_conftest, "generate_key_pair", lambda: _KEY_PAIR[0])

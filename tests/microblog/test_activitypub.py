@@ -10,7 +10,7 @@ from federation.vocab import PUBLIC
 from microblog import activitypub, services
 from microblog.models import Hashtag, Mention, Post, PostEdit
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("hold_deliveries", "fast_keys")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("hold_deliveries")]
 
 
 def _actor(ap_id: str, **fields) -> Actor:

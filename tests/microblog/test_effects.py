@@ -9,7 +9,7 @@ from federation.models import Delivery, FollowState, OutboxActivity
 from microblog import effects, services
 from microblog.models import Notification
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("hold_deliveries", "fast_keys")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("hold_deliveries")]
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from federation.vocab import PUBLIC
 from microblog import services
 from microblog.models import Notification, Post, PostEdit
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("hold_deliveries", "fast_keys")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("hold_deliveries")]
 AS2 = "application/activity+json"
 _ids = itertools.count(1)
 

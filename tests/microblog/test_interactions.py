@@ -3,15 +3,12 @@ inbound handlers for the remote side."""
 
 from __future__ import annotations
 
-import functools
 import json
-from types import SimpleNamespace
 
 import pytest
 from django.test import RequestFactory
 
 from federation.inbound import Reject, process_item
-from federation.keys import generate_key_pair
 from federation.models import ActorBlock, Delivery, Follow, FollowState, InboxItem, InboxItemState, OutboxActivity
 from federation.views import featured_view
 from federation.vocab import PUBLIC
@@ -28,27 +25,6 @@ from microblog.models import Bookmark, Favourite, Mute, Notification, Pin, Post
 from microblog.services import create_post
 
 pytestmark = pytest.mark.django_db
-
-
-@functools.cache
-def _shared_keys() -> tuple[str, str]:
-    return generate_key_pair()
-
-
-@pytest.fixture(autouse=True)
-def _fast_accounts(settings, monkeypatch):
-    """Cheap password hashing and one shared RSA key pair (these tests check no signatures)."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    monkeypatch.setattr("federation.actors.generate_key_pair", _shared_keys)
-    monkeypatch.setattr("tests.conftest.generate_key_pair", _shared_keys)
-
-
-@pytest.fixture
-def held_deliveries(monkeypatch):
-    """Deliveries stay pending rows when callbacks run: nothing is POSTed to the example hosts."""
-    queued: list[int] = []
-    monkeypatch.setattr("federation.outbox.deliver_activity_task", SimpleNamespace(delay=queued.append))
-    return queued
 
 
 def remote_post(author, ap_id, visibility="public"):

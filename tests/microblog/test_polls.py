@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import copy
-import functools
 import json
 from datetime import timedelta
-from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
 
 from federation.inbound import Reject, process_item
-from federation.keys import generate_key_pair
 from federation.models import Delivery, Follow, FollowState, InboxItem, InboxItemState, OutboxActivity
 from microblog import polls
 from microblog.models import Notification, Poll, PollOption, PollVote, Post
@@ -20,27 +17,6 @@ from microblog.polls import PollError
 from microblog.services import create_post
 
 pytestmark = pytest.mark.django_db
-
-
-@functools.cache
-def _shared_keys() -> tuple[str, str]:
-    return generate_key_pair()
-
-
-@pytest.fixture(autouse=True)
-def _fast_accounts(settings, monkeypatch):
-    """Cheap password hashing and one shared RSA key pair (these tests check no signatures)."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    monkeypatch.setattr("federation.actors.generate_key_pair", _shared_keys)
-    monkeypatch.setattr("tests.conftest.generate_key_pair", _shared_keys)
-
-
-@pytest.fixture
-def held_deliveries(monkeypatch):
-    """Deliveries stay pending rows when callbacks run: nothing is POSTed to the example hosts."""
-    queued: list[int] = []
-    monkeypatch.setattr("federation.outbox.deliver_activity_task", SimpleNamespace(delay=queued.append))
-    return queued
 
 
 def make_poll(author, options=("yes", "no", "maybe"), *, multiple=False, expires_in=3600, visibility="public"):
@@ -176,7 +152,7 @@ def test_vote_multiple_choice_counts_each_option_and_one_voter(local_member, mak
 
 
 def test_inbound_vote_counts_and_sends_update_question(
-    local_member, make_remote_actor, django_capture_on_commit_callbacks, held_deliveries
+    local_member, make_remote_actor, django_capture_on_commit_callbacks, hold_deliveries
 ):
     """A remote vote is counted and an Update{Question} with the new totals goes to the
     author's followers and the voter."""
@@ -197,7 +173,7 @@ def test_inbound_vote_counts_and_sends_update_question(
     assert question["votersCount"] == 1
     inboxes = set(Delivery.objects.filter(activity=update).values_list("inbox_url", flat=True))
     assert inboxes == {follower.shared_inbox_url, voter.shared_inbox_url}
-    assert held_deliveries == [update.pk]  # queued for delivery once committed
+    assert hold_deliveries == [update.pk]  # queued for delivery once committed
 
 
 def test_inbound_vote_fixture_shape_counted(local_member, make_remote_actor, fixture_path):
@@ -310,7 +286,7 @@ def test_vote_on_remote_poll_sends_one_note_per_choice(local_member, make_remote
 
 
 def test_close_expired_polls_notifies_and_sends_final_update(
-    local_member, make_local_member, make_remote_actor, django_capture_on_commit_callbacks, held_deliveries
+    local_member, make_local_member, make_remote_actor, django_capture_on_commit_callbacks, hold_deliveries
 ):
     """An expired poll is closed once: voters and author get a ``poll`` notification and the
     final Update{Question} carries ``closed``."""

@@ -10,7 +10,7 @@ from federation.vocab import PUBLIC
 from microblog import services
 from microblog.models import Media, Notification, Post, PostEdit
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("hold_deliveries", "fast_keys")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("hold_deliveries")]
 
 
 @pytest.fixture

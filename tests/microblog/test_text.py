@@ -7,7 +7,7 @@ import pytest
 from microblog import text
 from microblog.models import Hashtag
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_keys")]
+pytestmark = pytest.mark.django_db
 
 
 def _no_remote(username, domain):
