@@ -18,6 +18,7 @@ from django.utils import timezone
 from federation.hosts import host_of, normalise_host
 from federation.models import Actor, Delivery, DeliveryState, Follow, FollowState, OutboxActivity
 from federation.policy import is_blocked
+from federation.registry import has_publish_observers, notify_published
 from federation.tasks import deliver_activity_task
 
 
@@ -88,6 +89,8 @@ def publish(
     if targets:
         pk = outbox.pk
         transaction.on_commit(lambda: deliver_activity_task.delay(pk))
+    if public and has_publish_observers():  # the hub's relay (node.hub_relay) watches public activities
+        transaction.on_commit(lambda: notify_published(outbox))
     return outbox
 
 

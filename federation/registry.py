@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -104,3 +105,31 @@ def actor_extras(actor: Actor) -> dict[str, Any]:
     for fn in list(_actor_extras):
         extra.update(fn(actor) or {})
     return extra
+
+
+# Publish observers (the hub's relay forwards public activities to the parent). Called after the
+# publishing transaction commits, once per newly stored public activity, with the OutboxActivity row.
+PublishObserver = Callable[[Any], None]
+_publish_observers: list[PublishObserver] = []
+
+
+def register_publish_observer(fn: PublishObserver) -> PublishObserver:
+    """Register ``fn(outbox_activity)``, called after commit for every newly published public activity
+    (idempotent on re-import). An observer's exception is logged, never raised to the publisher."""
+    if fn not in _publish_observers:
+        _publish_observers.append(fn)
+    return fn
+
+
+def has_publish_observers() -> bool:
+    """True when some app watches published activities."""
+    return bool(_publish_observers)
+
+
+def notify_published(outbox: Any) -> None:
+    """Call every publish observer with ``outbox`` (errors are logged and swallowed)."""
+    for fn in list(_publish_observers):
+        try:
+            fn(outbox)
+        except Exception:
+            logging.getLogger(__name__).exception("publish observer %r failed", fn)

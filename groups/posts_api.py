@@ -3,7 +3,9 @@
 - ``GET /api/v1/groups/:id/statuses`` — the group timeline (``max_id``/``limit``, ``Link``);
   members see everything, others only public posts (a members-only group shows them nothing);
 - ``POST /api/v1/groups/:id/statuses`` (``status``, optional ``spoiler_text``, ``language``) —
-  a member posts to the group; 403 for non-members;
+  a member posts to the group; 403 for non-members. With ``poll[options][]``,
+  ``poll[expires_in]`` (and optional ``poll[multiple]``, ``poll[secret]``) an officer with the
+  ``polls`` permission opens a group poll instead (a ``Question`` by the group actor);
 - ``GET /api/v1/groups/:id/polls/:poll_id`` — totals and turnout of a group poll (members),
   voters for officers (choices only when the ballot is not secret).
 
@@ -14,13 +16,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, JsonResponse
 
 from groups.models import Group
 from groups.posts import create_group_post, group_timeline
-from groups.votes import results
+from groups.votes import create_group_poll, results
 from microblog.api import serializers
-from microblog.api.auth import api_view, param_str
+from microblog.api.auth import api_view, param_bool, param_list, param_str
 from microblog.api.errors import ApiError
 from microblog.api.pagination import link_header, page_params
 from microblog.models import Poll
@@ -31,6 +34,22 @@ def _group(group_id: int) -> Group:
     return Group.objects.select_related("actor").get(pk=group_id)
 
 
+def _poll_spec(params: dict[str, Any]) -> dict[str, Any] | None:
+    """The group poll asked for (Mastodon's ``poll[...]`` parameters), or None."""
+    raw = params.get("poll")
+    if not isinstance(raw, dict):
+        return None
+    expires = param_str(raw.get("expires_in")).strip()
+    if not expires.isdigit():
+        raise ApiError("Poll expiration must be a number of seconds", 422)
+    return {
+        "options": [param_str(o) for o in param_list(raw.get("options"))],
+        "expires_in": int(expires),
+        "multiple": param_bool(raw.get("multiple")),
+        "secret": param_bool(raw.get("secret")),
+    }
+
+
 @api_view({"GET": None, "POST": "write:statuses"}, methods=("GET", "POST"))
 def group_statuses(request: HttpRequest, group_id: int) -> Any:
     """The group's timeline, or a member's new group post."""
@@ -38,7 +57,13 @@ def group_statuses(request: HttpRequest, group_id: int) -> Any:
     viewer = request.actor  # type: ignore[attr-defined]
     if request.method == "POST":
         params = request.params  # type: ignore[attr-defined]
+        spec = _poll_spec(params)
         try:
+            if spec is not None:
+                if viewer is None:
+                    raise PermissionDenied("sign in to open a poll")
+                post = create_group_poll(viewer, group, text=param_str(params.get("status")), **spec)
+                return serializers.status(post, viewer=viewer)
             post = create_group_post(
                 viewer,
                 group.actor,

@@ -8,7 +8,15 @@
 Trust: the announcing group is authenticated by federation; the inner object is used as
 embedded only when its id is on the group's host (Lemmy posts live on the community's
 instance); otherwise it is fetched from its origin and its ``attributedTo`` must be on that
-host. A post we already store is reused (it came from a verified source). Only groups a local
+host. Exception, members-only group posts (:func:`vouched_by_group`): a post that is not
+public and is addressed to the announcing group (``audience``/``to``) can't be fetched from
+its origin (origins serve only public posts, so the fetch is a 404), so the copy embedded in
+the group's ``Announce{Create}`` is trusted when the Create is unchanged in shape: its actor
+is the object's ``attributedTo``, both on the object's host. The group's node accepted that
+Create from its author's signed delivery (FEP-1b12: the group only announces what its members
+sent it), and a group can only vouch for posts inside itself: it is stored with ``audience`` =
+that group, never public, visible only as a group post. A post we already store is reused (it
+came from a verified source). Only groups a local
 member belongs to (accepted follow) are listened to; anything else is acknowledged and dropped.
 The stored post gets ``audience`` = the group (Lemmy 0.18 wrote a wrong ``audience``, see
 ``lemmy/announce_create_page.json``: the announcing group wins) and a ``GroupPost`` row, so it
@@ -27,7 +35,7 @@ from federation.inbound import Reject, same_origin
 from federation.models import Actor, ActorType, Follow, FollowState
 from federation.registry import register_handler
 from federation.resolve import ResolveError, get_or_fetch_actor, instance_signer
-from federation.vocab import id_of, ids_of, type_of
+from federation.vocab import id_of, ids_of, is_public, type_of
 from groups.models import GroupPost
 from microblog import interactions_inbound, tasks
 from microblog.activitypub import RemotePostError, ap_to_post
@@ -54,13 +62,39 @@ def _fetch(ident: str) -> dict[str, Any]:
         raise Reject(f"announced object {ident[:200]} unavailable at its origin: {exc}") from exc
 
 
-def verified_object(obj: Any, group: Actor) -> dict[str, Any]:
-    """The announced object as a document we may trust: embedded when on the group's host,
-    else fetched from its origin (an embedded copy from another host is never trusted)."""
+def vouched_by_group(create: Any, group: Actor) -> bool:
+    """True when ``create`` (an announced ``Create``/``Update``) carries a members-only post of
+    ``group`` that the group may vouch for: the object is embedded, not public, addressed to the
+    group (``audience`` or ``to``), and the activity's actor is the object's single author, on
+    the object's host. Such a post can't be fetched from its origin (see the module docstring)."""
+    if not isinstance(create, dict) or not isinstance(create.get("object"), dict):
+        return False
+    obj = create["object"]
+    ident, author = id_of(obj), ids_of(obj.get("attributedTo"))
+    if not ident or len(author) != 1 or id_of(create.get("actor")) != author[0]:
+        return False
+    try:
+        if host_of(author[0]) != host_of(ident):
+            return False
+    except ValueError:
+        return False
+    if is_public(create):
+        return False
+    addressed = ids_of(obj.get("audience")) + ids_of(obj.get("to"))
+    return group.ap_id in addressed
+
+
+def verified_object(obj: Any, group: Actor, *, create: Any = None) -> dict[str, Any]:
+    """The announced object as a document we may trust: embedded when on the group's host or
+    when the group vouches for it (``create``: the announced activity, see
+    :func:`vouched_by_group`), else fetched from its origin (an embedded copy from another
+    host is otherwise never trusted)."""
     ident = id_of(obj)
     if not ident:
         raise Reject("announced activity without an object id")
     if isinstance(obj, dict) and same_origin(ident, group):
+        return obj
+    if isinstance(obj, dict) and create is not None and create.get("object") is obj and vouched_by_group(create, group):
         return obj
     return _fetch(ident)
 
@@ -76,14 +110,15 @@ def _author_of(doc: dict[str, Any]) -> Actor:
         raise Reject(f"the object's author is unavailable: {exc}") from exc
 
 
-def store_group_post(obj: Any, group: Actor, announce_id: str) -> Post | None:
-    """Store (or reuse) the post ``obj`` names, verified from its origin, as carried by
-    ``group``; returns it (None for objects that are not posts)."""
+def store_group_post(obj: Any, group: Actor, announce_id: str, *, create: Any = None) -> Post | None:
+    """Store (or reuse) the post ``obj`` names, verified (see :func:`verified_object`; ``create``
+    is the announced activity carrying it, if any), as carried by ``group``; returns it (None
+    for objects that are not posts)."""
     ident = id_of(obj)
     post = Post.objects.filter(ap_id=ident or "").select_related("author").first() if ident else None
     created = False
     if post is None:
-        doc = verified_object(obj, group)
+        doc = verified_object(obj, group, create=create)
         if type_of(doc) not in POST_TYPES:
             return None
         try:
@@ -119,7 +154,7 @@ def handle_announce_create(activity: dict[str, Any], actor: Actor) -> None:
         return
     if type_of(inner.get("object")) not in (*POST_TYPES, None):
         return  # Create{Event} and friends: the events module's business
-    store_group_post(inner.get("object"), actor, str(activity["id"]))
+    store_group_post(inner.get("object"), actor, str(activity["id"]), create=inner)
 
 
 @register_handler("Announce", "Note")
@@ -153,7 +188,7 @@ def handle_announce_update(activity: dict[str, Any], actor: Actor) -> None:
     post = _carried(inner, actor) if isinstance(inner, dict) else None
     if post is None or post.local or post.deleted_at is not None:
         return
-    doc = verified_object(inner["object"], actor)
+    doc = verified_object(inner["object"], actor, create=inner)
     try:
         ap_to_post(doc, actor=post.author)  # checks the author
     except RemotePostError as exc:

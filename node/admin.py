@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from node.accounts import AccountError, approve_member, check_username, create_invite, create_member
-from node.models import Invite, User
+from node.models import Invite, NodeRelation, RelayedObject, User
 
 admin.site.site_header = _("Redcloud node administration")
 admin.site.site_title = _("Redcloud administration")
@@ -162,3 +162,56 @@ class InviteAdmin(admin.ModelAdmin):
         obj.created_at = invite.created_at
         obj._state.adding = False
         obj._state.db = invite._state.db
+
+
+# ---------------------------------------------------------------- hub (node/hub.py)
+
+
+@admin.register(NodeRelation)
+class NodeRelationAdmin(admin.ModelAdmin):
+    """Parent and children of this node; pending children are approved or refused through
+    ``node.hub`` (which sends the ``Accept``/``Reject``), never by editing the state."""
+
+    list_display = ("domain", "direction", "kind", "state", "node_name", "node_role", "since", "last_seen_at")
+    list_filter = ("direction", "kind", "state")
+    search_fields = ("domain", "node_name")
+    readonly_fields = [f.name for f in NodeRelation._meta.fields]
+    actions = ("approve_children", "reject_children")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description=_("Approve the selected child nodes"))
+    def approve_children(self, request: HttpRequest, queryset: Any) -> None:
+        from node import hub
+
+        done = 0
+        for rel in queryset.filter(direction="child").select_related("actor"):
+            try:
+                hub.approve_child(rel)
+                done += 1
+            except hub.HubError as exc:
+                self.message_user(request, f"{rel.domain}: {exc}", level=messages.ERROR)
+        self.message_user(request, _("%(n)d child node(s) approved.") % {"n": done})
+
+    @admin.action(description=_("Refuse or remove the selected child nodes"))
+    def reject_children(self, request: HttpRequest, queryset: Any) -> None:
+        from node import hub
+
+        rows = list(queryset.filter(direction="child").select_related("actor"))
+        for rel in rows:
+            hub.reject_child(rel)
+        self.message_user(request, _("%(n)d child node(s) refused.") % {"n": len(rows)})
+
+
+@admin.register(RelayedObject)
+class RelayedObjectAdmin(admin.ModelAdmin):
+    """Objects received through the relay (read-only)."""
+
+    list_display = ("object_ap_id", "object_type", "origin_domain", "deleted", "received_at")
+    list_filter = ("deleted", "object_type")
+    search_fields = ("object_ap_id", "origin_domain")
+    readonly_fields = ("object_ap_id", "object_type", "origin_domain", "version", "deleted", "via", "received_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -53,6 +53,8 @@ class Config:
     trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
     allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
     production: bool = False
+    hub_allow: tuple[str, ...] = field(default_factory=tuple)
+    hub_rebroadcast: bool = False
 
     @property
     def base_url(self) -> str:
@@ -200,6 +202,11 @@ def load(env: Mapping[str, str], base_dir: Path) -> Config:
     if not production:
         allowed = (*allowed, "127.0.0.1", "localhost", "[::1]")
 
+    hub_allow = tuple(
+        normalise_domain(h, "NODE_HUB_ALLOW") for h in env.get("NODE_HUB_ALLOW", "").split(",") if h.strip()
+    )
+    hub_rebroadcast = parse_bool(env, "NODE_HUB_REBROADCAST", False)
+
     return Config(
         base_dir=base_dir,
         var_dir=var_dir,
@@ -222,4 +229,6 @@ def load(env: Mapping[str, str], base_dir: Path) -> Config:
         trusted_proxies=proxies,
         allowed_hosts=tuple(dict.fromkeys(allowed)),
         production=production,
+        hub_allow=hub_allow,
+        hub_rebroadcast=hub_rebroadcast,
     )

@@ -37,6 +37,9 @@ NODE_REGISTRATION = NODE.registration
 NODE_VAR_DIR = NODE.var_dir
 NODE_TRUSTED_PROXIES = NODE.trusted_proxies
 NODE_VERSION = "0.1.0"
+# The hub (node/hub.py): child domains accepted without the operator; re-broadcast to children.
+NODE_HUB_ALLOW = NODE.hub_allow
+NODE_HUB_REBROADCAST = NODE.hub_rebroadcast
 FEDERATION_ALLOW_PRIVATE_ADDRESSES = NODE.allow_private_addresses
 FEDERATION_TIME_SCALE = NODE.time_scale
 FEDERATION_DELIVERY_TIMEOUT = NODE.delivery_timeout
@@ -303,3 +306,10 @@ GROUPS_MEETING_KINDS = ["member_assembly", "committee_meeting", "group_meeting",
 # minute (scaled by FEDERATION_TIME_SCALE like the sweepers), the lead time is scaled too.
 GROUPS_EVENT_REMINDER_MINUTES = 60
 CELERY_BEAT_SCHEDULE["groups.event_reminders"] = {"task": "groups.event_reminders", "schedule": _SWEEP_SECONDS}
+
+# hub statistics (node/stats.py): this node's report goes to its parent once a day (a day scaled
+# by FEDERATION_TIME_SCALE like the sweepers); a child silent for two such periods is unhealthy.
+CELERY_BEAT_SCHEDULE["node.stats.report"] = {
+    "task": "node.stats.report",
+    "schedule": max(1.0, 86400.0 * NODE.time_scale),
+}

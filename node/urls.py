@@ -11,6 +11,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("", include("federation.urls")),
+    path("", include("node.hub_views")),  # hub pages and /api/v1/hub (before microblog's /api/ fallback)
+    path("", include("learning.urls")),  # before microblog: its /api/ fallback must not shadow /api/v1/learning
     path("", include("groups.urls")),  # before microblog: its /api/ fallback must not shadow /api/v1/groups
     path("", include("microblog.urls")),
     path("admin/", admin.site.urls),

@@ -24,17 +24,18 @@ PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 
 @pytest.fixture(scope="module")
 def kit_run(devnet):
-    """Run the kit once against county-a (member ivy); returns (node, output, run folder)."""
+    """Run the kit once against county-a (member ivy, group ivygroup); returns (node, output, run folder)."""
     if not KIT.exists():
         if os.environ.get("CI"):
             pytest.fail(f"the interop kit is missing at {KIT}")
         pytest.skip(f"the interop kit is not beside this checkout ({KIT})")
     node = devnet.nodes["county-a"]
     node.manage("member", "create", "ivy", "--name", "Ivy", "--random-password", check=True)
+    node.manage("group", "create", "ivygroup", "--name", "Ivy's branch", "--secretary", "ivy", check=True)
     domain = node.base_url.split("://", 1)[1]
     started = time.time()
     result = subprocess.run(
-        [str(KIT), node.base_url, f"acct:ivy@{domain}"],
+        [str(KIT), node.base_url, f"acct:ivy@{domain}", f"acct:ivygroup@{domain}"],
         capture_output=True,
         text=True,
         timeout=600,
@@ -46,13 +47,27 @@ def kit_run(devnet):
 
 
 def test_interop_kit_reports_no_failure(kit_run):
-    """The interop kit ends with '0 failed' against county-a and a member account."""
+    """The interop kit ends with '0 failed' against county-a, a member account and a group account."""
     _, result, _ = kit_run
     output = result.stdout + result.stderr
     lines = [line for line in output.splitlines() if line.startswith(("PASS", "FAIL"))]
     assert result.returncode == 0, output[-4000:]
     assert any(line.strip().endswith(" passed, 0 failed") for line in output.splitlines()), output[-4000:]
     assert lines and not any(line.startswith("FAIL") for line in lines), "\n".join(lines)
+    for check in ("webfinger acct:ivygroup@", "actor acct:ivygroup@", "verify_actor acct:ivygroup@"):
+        assert any(line.startswith("PASS") and check in line for line in lines), f"no passing {check!r}:\n" + "\n".join(
+            lines
+        )
+
+
+def test_funfedi_cases_to_the_group_inbox_never_fail_the_server(kit_run):
+    """Every funfedi case POSTed to the group's inbox is answered without a 5xx."""
+    _, _, run = kit_run
+    assert run is not None and (run / "funfedi-group.jsonl").exists(), "the kit sent nothing to the group"
+    cases = [json.loads(line) for line in (run / "funfedi-group.jsonl").read_text().splitlines()]
+    assert len(cases) >= 50
+    crashed = [c["case"] for c in cases if not isinstance(c.get("status"), int) or c["status"] >= 500]
+    assert crashed == []
 
 
 def _readable_notes(run: Path) -> list[dict]:

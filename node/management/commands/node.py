@@ -1,4 +1,5 @@
-"""Operator CLI for the node itself: ``node status``, ``node init``, ``node firstrun``."""
+"""Operator CLI for the node itself: ``node status``, ``node init``, ``node firstrun``, and the hub's
+``join-hub``, ``leave-hub``, ``hub-approve``, ``hub-reject``, ``hub-list`` (``node/hub_cli.py``)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from federation.actors import get_instance_actor, name_available
 from node.accounts import AccountError, create_member
 from node.config import ROLES, ConfigError, load
 from node.envfile import write_env_file
+from node.hub_cli import HUB_ACTIONS, HubCommands, add_hub_arguments
 from node.management.commands.member import random_password
 from node.status import collect_status
 
@@ -29,11 +31,12 @@ def _ask(label: str, default: str) -> str:
     return answer or default
 
 
-class Command(BaseCommand):
+class Command(HubCommands, BaseCommand):
     help = "Node operations: status, init (write an env file), firstrun (instance actor + operator account)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        sub = parser.add_subparsers(dest="action", required=True, metavar="{status,init,firstrun}")
+        actions = ",".join(("status", "init", "firstrun", *HUB_ACTIONS, "report"))
+        sub = parser.add_subparsers(dest="action", required=True, metavar=f"{{{actions}}}")
         status = sub.add_parser("status", help="Identity, database and broker reachability, queue depths.")
         status.add_argument("--json", action="store_true")
         init = sub.add_parser("init", help="Write the node's env file (asks for what the flags do not give).")
@@ -46,9 +49,13 @@ class Command(BaseCommand):
         init.add_argument("--force", action="store_true", help="Overwrite an existing env file.")
         init.add_argument("--no-input", action="store_true", help="Never prompt; use defaults for missing flags.")
         sub.add_parser("firstrun", help="Idempotent first start: instance actor, operator account.")
+        add_hub_arguments(sub)
+        report = sub.add_parser("report", help="Compute today's statistics report and send it to the parent hub.")
+        report.add_argument("--period", help="Day to report (YYYY-MM-DD); default today.")
+        report.add_argument("--json", action="store_true", help="Print the report document as JSON.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        getattr(self, f"_{options['action']}")(options)
+        getattr(self, f"_{options['action'].replace('-', '_')}")(options)
 
     # -- status ---------------------------------------------------------------------------------
     def _status(self, options: dict[str, Any]) -> None:
@@ -154,3 +161,24 @@ class Command(BaseCommand):
         self.stdout.write(f"Created the operator account {username!r} with password: {password}")
         self.stdout.write(f"(also saved in {password_file}, readable only by you)")
         self.stdout.write(f"Log in at {login_url}")
+
+    # -- report (node/stats.py) -----------------------------------------------------------------
+    def _report(self, options: dict[str, Any]) -> None:
+        from django.utils.dateparse import parse_date
+
+        from node.stats import parent_inbox, send_report
+
+        period = parse_date(options["period"]) if options.get("period") else None
+        if options.get("period") and period is None:
+            raise CommandError(f"--period {options['period']!r} is not a date (YYYY-MM-DD).")
+        row = send_report(period)
+        if options["json"]:
+            self.stdout.write(json.dumps(row.payload, ensure_ascii=False, indent=2))
+            return
+        total = row.payload["redcloud:total"]
+        inbox = parent_inbox()
+        self.stdout.write(
+            f"Report {row.period} of {row.node_domain}: {total['members']['total']} members, "
+            f"{total['posts']} posts, {len(row.payload['redcloud:children'])} children included; "
+            + (f"sent to {inbox}." if inbox else "no parent, stored here only.")
+        )

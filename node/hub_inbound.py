@@ -1,0 +1,257 @@
+"""The relay and the hierarchy, inbound side.
+
+- A follow observer mirrors follows of/by our instance actor into :class:`NodeRelation` rows
+  (a remote instance actor following ours asks to be our child; our follow of the parent's).
+- ``Follow{as:Public}`` from a plain ActivityPub server's instance actor subscribes it to the
+  relay (Mastodon's relay convention), ``Undo`` of it unsubscribes.
+- ``Announce`` from a child (or, re-broadcast, from our parent) is a relayed object: fetched
+  from its origin (an embedded copy from another host is never trusted), stored once as a
+  post, and passed on by :mod:`node.hub_relay`. From anyone else the app handlers registered
+  before us run unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from federation import registry
+from federation.actors import INSTANCE_ACTOR_USERNAME, get_instance_actor
+from federation.fetch import FetchError
+from federation.hosts import host_of
+from federation.inbound import Reject, same_origin
+from federation.models import Actor, Follow
+from federation.resolve import ResolveError, get_or_fetch_actor
+from federation.vocab import PUBLIC_FORMS, id_of, ids_of, type_of
+from microblog import tasks as microblog_tasks
+from microblog.activitypub import RemotePostError, ap_to_post
+from microblog.models import Post
+from microblog.services import tombstone
+from node import hub, hub_relay
+from node.models import NodeRelation, RelationDirection, RelationKind, RelationState, RelayedObject
+
+log = logging.getLogger(__name__)
+
+POST_TYPES = ("Note", "Page", "Article", "Question")
+WRAPPED_ANNOUNCE_OBJECTS = (None, "Note", "Page", "Article", "Question", "Event", "Create", "Update", "Delete")
+
+
+def _is_instance_actor(actor: Actor) -> bool:
+    return actor.local and actor.username == INSTANCE_ACTOR_USERNAME
+
+
+# ---------------------------------------------------------------- follow observer
+
+
+def on_follow(event: str, row: Follow) -> None:
+    """Keep node relations in step with follows of/by our instance actor."""
+    follower, target = row.follower, row.target
+    if _is_instance_actor(target) and not follower.local:
+        if event == "requested":
+            hub.record_child_request(row)
+            return
+        rel = NodeRelation.objects.filter(actor=follower, direction=RelationDirection.CHILD).first()
+        if rel is None:
+            if event == "accepted":  # accepted in the admin before any relation existed
+                rel = hub.record_child_request(row)
+            if rel is None:
+                return
+        state = {
+            "accepted": RelationState.ACCEPTED,
+            "rejected": RelationState.REJECTED,
+            "undone": RelationState.LEFT,
+        }.get(event)
+        if state and rel.state != state:
+            rel.state, rel.state_changed_at = state, timezone.now()
+            if state == RelationState.ACCEPTED:
+                rel.since = timezone.now()
+            rel.save(update_fields=["state", "state_changed_at", "since"])
+    elif _is_instance_actor(follower) and not target.local:
+        rel = NodeRelation.objects.filter(actor=target, direction=RelationDirection.PARENT).first()
+        if rel is None:
+            return
+        now = timezone.now()
+        if event == "accepted" and rel.state == RelationState.PENDING:
+            rel.state, rel.state_changed_at, rel.since = RelationState.ACCEPTED, now, now
+        elif event == "rejected":
+            rel.state, rel.state_changed_at = RelationState.REJECTED, now
+        elif event == "undone" and rel.state != RelationState.LEFT:
+            rel.state, rel.state_changed_at = RelationState.LEFT, now
+        else:
+            return
+        rel.save(update_fields=["state", "state_changed_at", "since"])
+
+
+# ---------------------------------------------------------------- Mastodon-style relay subscriptions
+
+
+def _follows_public(obj: Any) -> bool:
+    return id_of(obj) in PUBLIC_FORMS
+
+
+def subscribe_relay(activity: dict[str, Any], actor: Actor) -> NodeRelation:
+    """A plain server's instance actor follows the public collection: a relay subscriber,
+    accepted at once when allowed (devnet, ``NODE_HUB_ALLOW``), else pending for the operator."""
+    rel, _ = NodeRelation.objects.get_or_create(
+        actor=actor,
+        direction=RelationDirection.CHILD,
+        defaults={"domain": actor.domain, "kind": RelationKind.RELAY, "base_url": hub._base_url_of(actor)},
+    )
+    rel.kind, rel.follow_ap_id = RelationKind.RELAY, str(activity["id"])[:500]
+    now = timezone.now()
+    if rel.state == RelationState.ACCEPTED or hub.auto_approves(actor.domain):
+        if rel.state != RelationState.ACCEPTED:
+            rel.since = now
+        rel.state, rel.state_changed_at = RelationState.ACCEPTED, now
+        rel.save()
+        hub.send_relay_accept(rel)  # again when already accepted: the subscriber may have lost it
+    else:
+        rel.state, rel.state_changed_at = RelationState.PENDING, now
+        rel.save()
+    return rel
+
+
+def _wrap_follow(previous: registry.Handler | None) -> registry.Handler:
+    def handle_follow(activity: dict[str, Any], actor: Actor) -> None:
+        """``Follow{Public}`` subscribes to the relay; any other follow goes to federation."""
+        if _follows_public(activity.get("object")):
+            subscribe_relay(activity, actor)
+            return
+        if previous is None:
+            raise Reject("no follow handler")
+        previous(activity, actor)
+
+    return handle_follow
+
+
+def _wrap_undo_follow(previous: registry.Handler | None) -> registry.Handler:
+    def handle_undo_follow(activity: dict[str, Any], actor: Actor) -> None:
+        """``Undo{Follow{Public}}`` ends a relay subscription; other undos go to federation."""
+        inner = activity.get("object")
+        if isinstance(inner, dict) and _follows_public(inner.get("object")):
+            if id_of(inner.get("actor")) not in (None, actor.ap_id):
+                raise Reject("only the follower may undo a follow")
+            NodeRelation.objects.filter(actor=actor, direction=RelationDirection.CHILD).update(
+                state=RelationState.LEFT, state_changed_at=timezone.now()
+            )
+            return
+        if previous is not None:
+            previous(activity, actor)
+
+    return handle_undo_follow
+
+
+# ---------------------------------------------------------------- relayed objects
+
+
+def relay_source(actor: Actor) -> NodeRelation | None:
+    """The accepted relation that makes ``actor``'s Announces relayed content: a Redcloud child,
+    or our parent (re-broadcasting)."""
+    return (
+        NodeRelation.objects.filter(actor=actor, state=RelationState.ACCEPTED, kind=RelationKind.NODE)
+        .order_by("direction")
+        .first()
+    )
+
+
+def _store_post(doc: dict[str, Any]) -> Post | None:
+    """Store a post document fetched from its origin; its author must be on the same host."""
+    authors = ids_of(doc.get("attributedTo"))
+    try:
+        if not authors or host_of(authors[0]) != host_of(str(doc["id"])):
+            raise Reject("relayed object is attributed to another host")
+        author = get_or_fetch_actor(authors[0])
+    except (ValueError, ResolveError) as exc:
+        raise Reject(f"relayed object's author unavailable: {exc}") from exc
+    existed = Post.objects.filter(ap_id=doc["id"]).exists()
+    try:
+        post = ap_to_post(doc, actor=author)
+    except RemotePostError as exc:
+        raise Reject(f"relayed object refused: {exc}") from exc
+    if not existed:
+        pk = post.pk
+        transaction.on_commit(lambda: microblog_tasks.surface_post.delay(pk))
+    return post
+
+
+def handle_relayed(activity: dict[str, Any], actor: Actor, rel: NodeRelation) -> RelayedObject | None:
+    """A relayed ``Announce{object id}`` from a child (or our parent): fetch the object from its
+    origin, store it (deduplicated by id and version), tombstone it when the origin says it is
+    gone, and pass it on. Returns the row, or ``None`` for a duplicate or our own object."""
+    NodeRelation.objects.filter(pk=rel.pk).update(last_seen_at=timezone.now())
+    object_id = id_of(activity.get("object"))
+    if not object_id or not same_origin(str(activity.get("id") or ""), actor):
+        raise Reject("a relay Announce needs an object and an id on the relay's host")
+    try:
+        origin = host_of(object_id)
+    except ValueError as exc:
+        raise Reject("relayed object id has no host") from exc
+    if origin == host_of(str(get_instance_actor().ap_id)):
+        return None  # our own content came back round
+    deleted, doc = False, None
+    try:
+        doc = hub.fetch_from_origin(object_id)
+    except FetchError as exc:
+        if exc.retryable:
+            raise
+        if exc.status not in (404, 410):
+            raise Reject(f"relayed object unavailable: {exc.reason}") from exc
+        deleted = True
+    if doc is not None and not _public_doc(doc):
+        raise Reject("relayed object is not public at its origin")
+    version = "deleted" if deleted else str((doc or {}).get("updated") or (doc or {}).get("published") or "")[:64]
+    row, created = RelayedObject.objects.get_or_create(
+        object_ap_id=object_id,
+        defaults={"origin_domain": origin, "via": rel, "object_type": str(type_of(doc) or "")[:32]},
+    )
+    if not created and row.version == version and row.deleted == deleted:
+        return None  # relayed twice (several paths, or a replay): already stored and passed on
+    if deleted:
+        post = Post.objects.select_for_update().filter(ap_id=object_id, local=False).first()
+        if post is not None and post.deleted_at is None:
+            tombstone(post)
+    elif type_of(doc) in POST_TYPES:
+        _store_post(doc)  # other types (events, courses) are passed on but not stored here
+    row.version, row.deleted = version, deleted
+    row.save(update_fields=["version", "deleted"])
+    upward = rel.direction == RelationDirection.CHILD
+    transaction.on_commit(lambda: hub_relay.relay(object_id, version, upward=upward, exclude_hosts={actor.domain}))
+    return row
+
+
+def _public_doc(doc: dict[str, Any]) -> bool:
+    """The origin addressed the object to the public collection (``to`` or ``cc``)."""
+    return any(t in PUBLIC_FORMS for t in ids_of(doc.get("to")) + ids_of(doc.get("cc")))
+
+
+def _wrap_announce(previous: registry.Handler | None) -> registry.Handler:
+    def handle_announce(activity: dict[str, Any], actor: Actor) -> None:
+        """Relayed content from a child or our parent; any other Announce as before."""
+        rel = relay_source(actor)
+        if rel is not None and not isinstance(activity.get("object"), dict):
+            handle_relayed(activity, actor, rel)
+            return
+        if rel is not None:
+            hub.touch(actor)
+        if previous is not None:
+            previous(activity, actor)
+
+    return handle_announce
+
+
+def register() -> None:
+    """Install the hub's handlers and observers (from ``NodeConfig.ready``; runs once, after
+    every lower app registered its own, which the wrappers delegate to)."""
+    if getattr(register, "done", False):
+        return
+    registry.register_follow_observer(on_follow)
+    registry.register_publish_observer(hub_relay.on_published)
+    registry.register_handler("Follow")(_wrap_follow(registry.handler_for("Follow", None)))
+    registry.register_handler("Undo", "Follow")(_wrap_undo_follow(registry.handler_for("Undo", "Follow")))
+    for object_type in WRAPPED_ANNOUNCE_OBJECTS:
+        previous = registry.handler_for("Announce", object_type)
+        registry.register_handler("Announce", object_type)(_wrap_announce(previous))
+    register.done = True  # type: ignore[attr-defined]
