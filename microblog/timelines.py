@@ -140,11 +140,30 @@ def public(
     public posts, no boosts, no replies to others (Mastodon's default), none by actors the
     viewer muted or blocked (either way); newest first."""
     qs = _visible(viewer).filter(visibility=Visibility.PUBLIC, reblog_of__isnull=True, deleted_at__isnull=True)
+    return _public_page(
+        _without_replies(qs), viewer, local=local, remote=remote, only_media=only_media,
+        max_id=max_id, since_id=since_id, min_id=min_id, limit=limit,
+    )  # fmt: skip
+
+
+def _public_page(
+    qs: QuerySet[Post],
+    viewer: Actor | None,
+    *,
+    local: bool,
+    remote: bool,
+    only_media: bool,
+    max_id: int | str | None,
+    since_id: int | str | None,
+    min_id: int | str | None,
+    limit: int | str | None,
+) -> list[Post]:
+    """The shared tail of the public and hashtag timelines: local/remote and media filters,
+    muted/blocked authors removed, one page."""
     if local and not remote:
         qs = qs.filter(local=True)
     elif remote and not local:
         qs = qs.filter(local=False)
-    qs = _without_replies(qs)
     if only_media:
         qs = qs.filter(_with_media())
     hidden = hidden_actor_ids(viewer) if viewer is not None else set()
@@ -174,18 +193,10 @@ def hashtag(
         return []
     tagged = Post.hashtags.through.objects.filter(hashtag_id=tag.pk, post_id=OuterRef("pk"))
     qs = _visible(viewer).filter(Exists(tagged), visibility=Visibility.PUBLIC, deleted_at__isnull=True)
-    if local and not remote:
-        qs = qs.filter(local=True)
-    elif remote and not local:
-        qs = qs.filter(local=False)
-    if only_media:
-        qs = qs.filter(_with_media())
-    hidden = hidden_actor_ids(viewer) if viewer is not None else set()
-    if hidden:
-        qs = qs.exclude(author_id__in=hidden)
-    return paginate_queryset(
-        _for_display(qs), max_id=max_id, since_id=since_id, min_id=min_id, limit=clamp_limit(limit)
-    )
+    return _public_page(
+        qs, viewer, local=local, remote=remote, only_media=only_media,
+        max_id=max_id, since_id=since_id, min_id=min_id, limit=limit,
+    )  # fmt: skip
 
 
 def account(
