@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import ipaddress
 import os
 import socket
@@ -10,10 +9,6 @@ import ssl
 import time
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from federation import transport as transport_module
 from federation.transport import (
@@ -26,6 +21,7 @@ from federation.transport import (
     Transport,
     get_transport,
 )
+from tests.certs import write_self_signed
 from tests.federation.fakeserver import FakeServer, static_resolver
 
 
@@ -347,27 +343,7 @@ def test_get_transport_is_a_per_process_singleton():
 @pytest.fixture(scope="module")
 def tls_contexts(tmp_path_factory):
     """A self-signed certificate for remote.test: (server context, client context trusting it)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "remote.test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("remote.test")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    folder = tmp_path_factory.mktemp("tls")
-    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    cert_file, key_file = write_self_signed(tmp_path_factory.mktemp("tls"), "remote.test", ca=True)
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_ctx.load_cert_chain(cert_file, key_file)
     client_ctx = ssl.create_default_context(cafile=str(cert_file))
