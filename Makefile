@@ -43,6 +43,7 @@ test-fast: $(VENV)/.dev messages
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy federation
 	$(PY) manage.py makemigrations --check --dry-run -v 0
 
 check: lint test

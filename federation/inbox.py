@@ -63,7 +63,7 @@ def inbox_view(request: HttpRequest, actor_pk: int | None = None) -> HttpRespons
         return _refuse(413, f"Activities are limited to {limit} bytes.")
     if len(body) > limit:
         return _refuse(413, f"Activities are limited to {limit} bytes.")
-    content_type = request.content_type.lower()
+    content_type = (request.content_type or "").lower()
     if content_type not in ACCEPTED_TYPES:
         return _refuse(415, "Send application/activity+json (or application/ld+json with the AS2 profile).")
     try:

@@ -62,8 +62,7 @@ def _url(value: Any) -> str:
 
 def _pick_key(doc: dict[str, Any], key_id: str | None = None) -> dict[str, Any]:
     keys = doc.get("publicKey")
-    candidates = keys if isinstance(keys, list) else [keys]
-    candidates = [k for k in candidates if isinstance(k, dict)]
+    candidates: list[dict[str, Any]] = [k for k in (keys if isinstance(keys, list) else [keys]) if isinstance(k, dict)]
     if key_id:
         for k in candidates:
             if k.get("id") == key_id:
@@ -77,7 +76,8 @@ def upsert_actor(doc: dict[str, Any]) -> Actor:
     domain = host_of(ap_id)
     kind = doc.get("type") if doc.get("type") in ACTOR_TYPES else ActorType.PERSON
     key = _pick_key(doc)
-    endpoints = doc.get("endpoints") if isinstance(doc.get("endpoints"), dict) else {}
+    raw_endpoints = doc.get("endpoints")
+    endpoints: dict[str, Any] = raw_endpoints if isinstance(raw_endpoints, dict) else {}
     icon = doc.get("icon")
     if isinstance(icon, list):
         icon = icon[0] if icon else None

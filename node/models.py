@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import ClassVar
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.validators import RegexValidator
@@ -48,9 +49,9 @@ class User(AbstractUser):
         help_text=_("Signed up on a node with approval registration; inactive until an operator approves."),
     )
 
-    objects = UserManager()
+    objects: ClassVar[UserManager] = UserManager()
 
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     class Meta:
         verbose_name = _("member")
@@ -133,9 +134,7 @@ class NodeRelation(models.Model):
         "federation.Actor", on_delete=models.CASCADE, related_name="node_relations", verbose_name=_("instance actor")
     )
     direction = models.CharField(_("direction"), max_length=8, choices=RelationDirection.choices)
-    state = models.CharField(
-        _("state"), max_length=10, choices=RelationState.choices, default=RelationState.PENDING
-    )
+    state = models.CharField(_("state"), max_length=10, choices=RelationState.choices, default=RelationState.PENDING)
     kind = models.CharField(_("kind"), max_length=8, choices=RelationKind.choices, default=RelationKind.NODE)
     domain = models.CharField(_("domain"), max_length=255, db_index=True)
     base_url = models.URLField(_("base URL"), max_length=500, blank=True)

@@ -68,23 +68,56 @@ def count_on(node, expression: str) -> int:
     return int(result.stdout.strip().splitlines()[-1])
 
 
+def diagnose(node) -> str:
+    """Delivery states on ``node`` and the tail of its worker log: what a timed-out wait prints."""
+    states = node.manage(
+        "shell",
+        "-c",
+        "from django.db.models import Count\nfrom federation.models import Delivery\n"
+        "print(list(Delivery.objects.values_list('state', 'attempts').annotate(n=Count('id')).order_by()))",
+    ).stdout.strip()
+    try:
+        tail = node.log_path("worker").read_text(errors="replace").splitlines()[-25:]
+    except OSError:
+        tail = []
+    return f"deliveries (state, attempts, n) on {node.name}: {states}\nworker log tail:\n" + "\n".join(tail)
+
+
+def wait_or_diagnose(node, predicate, **kwargs) -> None:
+    """``wait_until`` that, on timeout, adds ``node``'s delivery states and worker log to the failure."""
+    try:
+        wait_until(predicate, **kwargs)
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n{diagnose(node)}") from None
+
+
 def test_stopped_peer_gets_all_50_activities_exactly_once(faultnet):
     """fault-b's web is down while fault-a sends 50 Follows; after restart all 50 arrive, each once."""
     a, b = faultnet.nodes["fault-a"], faultnet.nodes["fault-b"]
     bob = actor_id(b, "bob")
     b.stop_process("web")
-    follow_from_new_members(a, handle(b, "bob"), "down", 50)
-    wait_until(
-        lambda: (
-            count_on(a, "Delivery.objects.filter(activity__type='Follow', attempts__gte=1, state='pending').count()")
-            >= 50
-        ),
-        timeout=60,
-        what="fault-a to try and fail all 50 deliveries",
-    )
-    b.start_process("web")
+    try:
+        follow_from_new_members(a, handle(b, "bob"), "down", 50)
+        # Every one of the 50 has been tried and refused at least once (none got through).
+        wait_or_diagnose(
+            a,
+            lambda: (
+                count_on(
+                    a,
+                    "Delivery.objects.filter(activity__type='Follow', attempts__gte=1)"
+                    ".exclude(state='delivered').count()",
+                )
+                >= 50
+            ),
+            timeout=120,
+            what="fault-a to try and fail all 50 deliveries",
+        )
+        assert count_on(a, "Delivery.objects.filter(activity__type='Follow', state='delivered').count()") == 0
+    finally:
+        b.start_process("web")
     b.wait_healthy(timeout=60)
-    wait_until(
+    wait_or_diagnose(
+        a,
         lambda: count_on(b, "InboxItem.objects.filter(activity_type='Follow').count()") >= 50,
         timeout=180,
         interval=2,
@@ -122,12 +155,15 @@ def test_flushed_broker_loses_no_delivery(faultnet):
     a, b = faultnet.nodes["fault-a"], faultnet.nodes["fault-b"]
     before = count_on(b, "InboxItem.objects.filter(activity_type='Follow').count()")
     a.stop_process("worker")
-    follow_from_new_members(a, handle(b, "bob"), "flush", 10)
-    assert count_on(a, "Delivery.objects.filter(state='pending').count()") >= 10
-    _flush_broker(a)
-    a.start_process("worker")
+    try:
+        follow_from_new_members(a, handle(b, "bob"), "flush", 10)
+        assert count_on(a, "Delivery.objects.filter(state='pending').count()") >= 10
+        _flush_broker(a)
+    finally:
+        a.start_process("worker")
     a.wait_healthy(timeout=60)
-    wait_until(
+    wait_or_diagnose(
+        a,
         lambda: count_on(b, "InboxItem.objects.filter(activity_type='Follow').count()") >= before + 10,
         timeout=120,
         interval=2,
@@ -165,7 +201,8 @@ def test_worker_killed_mid_delivery_loses_nothing(faultnet):
     time.sleep(1)
     a.start_process("worker")
     a.wait_healthy(timeout=60)
-    wait_until(
+    wait_or_diagnose(
+        a,
         lambda: count_on(b, "InboxItem.objects.filter(activity_type='Follow').count()") >= before + 10,
         timeout=180,
         interval=2,
