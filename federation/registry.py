@@ -68,6 +68,25 @@ def collection_items(name: str, actor: Actor) -> list[Any]:
     return list(fn(actor)) if fn else []
 
 
+# Followers-collection policies (groups: a members-only group does not list its members to the
+# public). A policy ``fn(actor, request) -> bool`` says whether ``request`` may see the items of
+# a local actor's followers collection; everyone always sees ``totalItems``.
+FollowersPolicy = Callable[[Actor, Any], bool]
+_followers_policies: list[FollowersPolicy] = []
+
+
+def register_followers_policy(fn: FollowersPolicy) -> FollowersPolicy:
+    """Register ``fn(actor, request) -> bool`` (idempotent on re-import)."""
+    if fn not in _followers_policies:
+        _followers_policies.append(fn)
+    return fn
+
+
+def followers_listed(actor: Actor, request: Any) -> bool:
+    """True unless a registered policy hides ``actor``'s followers from ``request``."""
+    return all(fn(actor, request) for fn in list(_followers_policies))
+
+
 # Follow observers (groups mirror follows of Group actors into memberships). Events:
 # "requested" (a pending follow of a local locked actor), "accepted", "rejected" (before the row
 # is deleted) and "undone" (before the row is deleted). Observers run inside the caller's

@@ -83,9 +83,12 @@ def _paged_collection(
 
 @require_GET
 def followers_view(request: HttpRequest, actor_pk: int) -> HttpResponse:
-    """Accepted followers of a local actor, newest first, paged by ``max_id``."""
+    """Accepted followers of a local actor, newest first, paged by ``max_id``; only
+    ``totalItems`` when a registered policy hides the items (``registry.followers_listed``)."""
     actor = _local_actor(actor_pk)
     rows = Follow.objects.filter(target=actor, state=FollowState.ACCEPTED).select_related("follower")
+    if not registry.followers_listed(actor, request):
+        return activity_json(ordered_collection(actor.followers_url, rows.count(), first=None))
     return _paged_collection(request, actor.followers_url, rows, lambda f: f.follower.ap_id)
 
 

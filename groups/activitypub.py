@@ -90,3 +90,22 @@ def join_response(group: Any, member: Actor, request_ap_id: str, kind: str) -> d
         "object": {"id": request_ap_id, "type": "Join", "actor": member.ap_id, "object": group.actor.ap_id},
         "to": [member.ap_id],
     }
+
+
+def followers_policy(actor: Actor, request: Any) -> bool:
+    """Followers-collection policy (``registry.register_followers_policy``): a members-only
+    group lists its followers (its members) only to its own active members signed in here;
+    everyone else, signed fetches from other nodes included, gets ``totalItems`` only."""
+    if actor.type != ActorType.GROUP or not actor.local:
+        return True
+    from groups.models import Group
+    from groups.services import is_member
+
+    group = Group.objects.filter(actor=actor).first()
+    if group is None or not group.members_only:
+        return True
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return False
+    viewer = Actor.objects.filter(user=user, local=True).first()
+    return is_member(viewer, group)

@@ -13,7 +13,8 @@ stored (local, or from an inbound ``Create``) and names one of our groups in ``a
 (``@group@domain``, as Guppe and Friendica forums) or replies to a post the group carries, and
 its author is an active member, the group records a :class:`~groups.models.GroupPost` and
 announces it. A non-member's post is never announced nor shown in the group timeline.
-Updates and deletes of carried posts are announced the same way; officers delete any post of
+Updates, deletes and likes (``Like``/``Undo{Like}``, :func:`announce_interaction`) of carried
+posts are announced the same way; officers delete any post of
 the group (:func:`moderate_delete`, an announced ``Delete`` by the officer, which Lemmy reads
 as a moderator removal) and pin announcements (:func:`pin_post`, ``Add`` to ``featured``).
 
@@ -44,10 +45,12 @@ from federation.vocab import AS_CONTEXT, PUBLIC, as_list, id_of, ids_of
 from groups import posts_inbound, votes  # noqa: F401 - their handlers and vote check register on import
 from groups.models import Group, GroupPost
 from groups.services import has_perm, is_member
+from groups.timeline import carry_in_home, drop_from_home, timeline
 from microblog import hooks, services
 from microblog.activitypub import post_to_ap, post_to_create, post_to_delete, post_to_update
+from microblog.interactions import bump_counter
 from microblog.interactions_ap import featured_to_ap
-from microblog.models import Mention, Pin, Post, Visibility
+from microblog.models import Favourite, Mention, Pin, Post, Visibility
 
 OPEN = (Visibility.PUBLIC, Visibility.UNLISTED)
 # Fields of an object (or activity) that may name the group owning a post (FEP-1b12 and peers).
@@ -160,6 +163,8 @@ def announce_local_post(group_actor_id: int, post_id: int, event: str) -> None:
             ids = announce(row.group_actor, post, build(post), plain=event == "created")
             if event == "created" and not row.announce_ap_id:
                 GroupPost.objects.filter(pk=row.pk).update(announce_ap_id=ids[0])
+            if event == "created":
+                carry_in_home(row.group_actor, post, ids[0])  # local members' home timelines
 
 
 def on_post_event(event: str, post: Post, activity: dict[str, Any] | None) -> None:
@@ -167,6 +172,9 @@ def on_post_event(event: str, post: Post, activity: dict[str, Any] | None) -> No
     module docstring); posts authored by a group (its polls) are its own. Runs in the caller's
     transaction; local posts are announced after commit."""
     if post.reblog_of_id:
+        return
+    if event in ("liked", "unliked"):
+        announce_interaction(post, activity)
         return
     if post.author.type == ActorType.GROUP and event == "created":
         GroupPost.objects.get_or_create(group_actor=post.author, post=post)
@@ -177,18 +185,57 @@ def on_post_event(event: str, post: Post, activity: dict[str, Any] | None) -> No
             row, created = GroupPost.objects.get_or_create(group_actor=group_actor, post=post)
             if not created:
                 continue
+            if post.audience_id is None:  # named by a mention or `to` only: the carrying group is its audience
+                Post.objects.filter(pk=post.pk).update(audience=group_actor)
+                post.audience = group_actor
             if post.local:
                 _after_commit(group_actor.pk, post.pk, event)
             elif activity is not None:
                 ids = announce(group_actor, post, activity, plain=True)
                 GroupPost.objects.filter(pk=row.pk).update(announce_ap_id=ids[0])
+                carry_in_home(group_actor, post, ids[0])
         return
     carried = GroupPost.objects.filter(post=post, group_actor__local=True).select_related("group_actor")
     for row in carried:
+        if event == "deleted":
+            drop_from_home(row.group_actor, post)
         if post.local:
             _after_commit(row.group_actor_id, post.pk, event)
         elif activity is not None and id_of(activity.get("actor")) == post.author.ap_id:
             announce(row.group_actor, post, activity)
+
+
+def announce_interaction(post: Post, activity: dict[str, Any] | None) -> None:
+    """Our groups announce a ``Like``/``Undo{Like}`` of a post they carry to their members
+    (FEP-1b12, as Lemmy does), unchanged, when the liker may see the post (in a members-only
+    group: a member). Stable ids: the same like is announced once."""
+    if not isinstance(activity, dict) or not activity.get("id"):
+        return
+    liker = Actor.objects.filter(ap_id=id_of(activity.get("actor")) or "").first()
+    if liker is None:
+        return
+    carried = [
+        row
+        for row in GroupPost.objects.filter(post=post, group_actor__local=True).select_related("group_actor")
+        if liker.pk != row.group_actor_id and services.can_see(liker, post)
+    ]
+    if carried and not liker.local and not post.local:  # sent to the group only: counted here too
+        count_remote_like(liker, post, activity)
+    for row in carried:
+        announce(row.group_actor, post, activity)
+
+
+def count_remote_like(liker: Actor, post: Post, activity: dict[str, Any]) -> None:
+    """Record (``Like``) or drop (``Undo``) a remote member's like of a remote post, once."""
+    if activity.get("type") == "Undo":
+        if Favourite.objects.filter(actor=liker, post=post).delete()[0]:
+            bump_counter(post.pk, "favourites_count", -1)
+        return
+    _, created = Favourite.objects.get_or_create(
+        actor=liker, post=post, defaults={"ap_id": str(activity.get("id"))[:500]}
+    )
+    if created:
+        bump_counter(post.pk, "favourites_count", 1)
 
 
 def _after_commit(group_actor_id: int, post_id: int, event: str) -> None:
@@ -246,6 +293,7 @@ def moderate_delete(officer: Actor, group_actor: Actor, post: Post) -> None:
         public = locked.visibility in OPEN
         services.tombstone(locked)
         cancel_deliveries(locked.ap_id)
+        drop_from_home(group_actor, locked)
         delete = {
             "id": new_activity_id(),
             "type": "Delete",
@@ -280,16 +328,9 @@ def pin_post(officer: Actor, group_actor: Actor, post: Post) -> Pin:
 
 
 def group_timeline(
-    viewer: Actor | None, group_actor: Actor, *, max_id: int | None = None, limit: int = 20
+    viewer: Actor | None, group_actor: Actor, *, max_id: int | None = None, limit: int = 20, **page: Any
 ) -> list[Post]:
-    """The posts ``group_actor`` carries, newest first (pagination by ``max_id``). Members see
-    them all; anyone else sees only public and unlisted ones, so members-only content never
-    shows to non-members. Deleted posts and suspended authors are left out."""
-    posts = Post.objects.filter(
-        group_entries__group_actor=group_actor, deleted_at__isnull=True, author__suspended=False
-    ).select_related("author", "audience")
-    if not follows_group(viewer, group_actor):
-        posts = posts.filter(visibility__in=OPEN)
-    if max_id is not None:
-        posts = posts.filter(pk__lt=int(max_id))
-    return list(posts.order_by("-pk")[: max(1, min(int(limit), 40))])
+    """The posts ``group_actor`` carries, newest first (see :func:`groups.timeline.timeline`:
+    members see them all, anyone else only public and unlisted ones, so members-only content
+    never shows to non-members; ``page`` may add ``since_id``/``min_id``)."""
+    return timeline(viewer, group_actor, max_id=max_id, limit=limit, **page)

@@ -1,7 +1,10 @@
 """Client API for group posts and polls (G2), next to G1's ``groups/api.py``:
 
-- ``GET /api/v1/groups/:id/statuses`` — the group timeline (``max_id``/``limit``, ``Link``);
-  members see everything, others only public posts (a members-only group shows them nothing);
+- ``GET /api/v1/groups/:id/statuses`` — the group timeline (``max_id``/``since_id``/``min_id``/
+  ``limit``, ``Link``); members see everything, others only public posts (a members-only
+  group shows them nothing);
+- ``GET /api/v1/groups/account/:account_id/statuses`` — the same for any group actor known
+  here by its account id, remote groups included (their announced posts, for members);
 - ``POST /api/v1/groups/:id/statuses`` (``status``, optional ``spoiler_text``, ``language``) —
   a member posts to the group; 403 for non-members. With ``poll[options][]``,
   ``poll[expires_in]`` (and optional ``poll[multiple]``, ``poll[secret]``) an officer with the
@@ -19,8 +22,10 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, JsonResponse
 
+from federation.models import Actor, ActorType
 from groups.models import Group
-from groups.posts import create_group_post, group_timeline
+from groups.posts import create_group_post
+from groups.timeline import timeline
 from groups.votes import create_group_poll, results
 from microblog.api import serializers
 from microblog.api.auth import api_view, param_bool, param_list, param_str
@@ -74,13 +79,27 @@ def group_statuses(request: HttpRequest, group_id: int) -> Any:
         except PostError as exc:
             raise ApiError(exc.message, 422) from exc
         return serializers.status(post, viewer=viewer)
+    return _timeline_response(request, viewer, group.actor)
+
+
+def _timeline_response(request: HttpRequest, viewer: Actor | None, group_actor: Actor) -> JsonResponse:
     page = page_params(request)
-    posts = group_timeline(viewer, group.actor, max_id=page.max_id, limit=page.limit)
+    posts = timeline(
+        viewer, group_actor, max_id=page.max_id, since_id=page.since_id, min_id=page.min_id, limit=page.limit
+    )
     response = JsonResponse(serializers.statuses(posts, viewer=viewer), safe=False)
     link = link_header(request, posts)
     if link:
         response["Link"] = link
     return response
+
+
+@api_view(None)
+def group_account_statuses(request: HttpRequest, account_id: int) -> Any:
+    """The timeline of the group whose account id is ``account_id`` (ours or a remote group
+    known here); 404 when that account is not a group."""
+    group_actor = Actor.objects.get(pk=account_id, type=ActorType.GROUP, suspended=False)
+    return _timeline_response(request, request.actor, group_actor)  # type: ignore[attr-defined]
 
 
 @api_view("read:statuses")

@@ -3,7 +3,8 @@
 - ``Announce{Create{Note|Page|Article|Question}}`` (Lemmy, our own groups, FEP-1b12);
 - ``Announce{Note|Page|...}`` (the plain form Lemmy and we also send for Mastodon; from a
   non-Group actor it is an ordinary boost and goes to ``microblog.interactions_inbound``);
-- ``Announce{Update{...}}`` and ``Announce{Delete{...}}`` of a carried post.
+- ``Announce{Update{...}}`` and ``Announce{Delete{...}}`` of a carried post;
+- ``Announce{Like}`` and ``Announce{Undo{Like}}`` of a carried post (counted as likes here).
 
 Trust: the announcing group is authenticated by federation; the inner object is used as
 embedded only when its id is on the group's host (Lemmy posts live on the community's
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from federation.fetch import FetchError, fetch_document
 from federation.hosts import host_of
@@ -37,9 +38,11 @@ from federation.registry import register_handler
 from federation.resolve import ResolveError, get_or_fetch_actor, instance_signer
 from federation.vocab import id_of, ids_of, is_public, type_of
 from groups.models import GroupPost
+from groups.timeline import carry_in_home, drop_from_home
 from microblog import interactions_inbound, tasks
 from microblog.activitypub import RemotePostError, ap_to_post
-from microblog.models import Post
+from microblog.interactions import bump_counter
+from microblog.models import Favourite, Post
 from microblog.services import tombstone
 
 POST_TYPES = ("Note", "Page", "Article", "Question")
@@ -132,6 +135,7 @@ def store_group_post(obj: Any, group: Actor, announce_id: str, *, create: Any = 
         Post.objects.filter(pk=post.pk).update(audience=group)
         post.audience = group
     GroupPost.objects.get_or_create(group_actor=group, post=post, defaults={"announce_ap_id": announce_id[:500]})
+    carry_in_home(group, post, announce_id)  # members' home timelines here
     if created:
         pk = post.pk
         transaction.on_commit(lambda: tasks.surface_post.delay(pk))
@@ -163,7 +167,8 @@ def handle_announce_create(activity: dict[str, Any], actor: Actor) -> None:
 @register_handler("Announce", "Question")
 def handle_announce_object(activity: dict[str, Any], actor: Actor) -> None:
     """Plain ``Announce{object}``: from a group we belong to, a group post (deduplicated with
-    the announced ``Create``, no boost row); from anyone else, an ordinary boost."""
+    the announced ``Create``: one carried post, one group boost for home timelines); from anyone
+    else, an ordinary boost."""
     if not _listened(actor):
         interactions_inbound.handle_announce(activity, actor)
         return
@@ -207,6 +212,7 @@ def handle_announce_delete(activity: dict[str, Any], actor: Actor) -> None:
     if post is None:
         return
     GroupPost.objects.filter(group_actor=actor, post=post).delete()
+    drop_from_home(actor, post)
     if post.local or post.deleted_at is not None:
         return
     gone = same_origin(post.ap_id, actor)
@@ -219,3 +225,57 @@ def handle_announce_delete(activity: dict[str, Any], actor: Actor) -> None:
         locked = Post.objects.select_for_update().get(pk=post.pk)
         if locked.deleted_at is None:
             tombstone(locked)
+
+
+def _announced_like(activity: dict[str, Any], group: Actor) -> tuple[Actor, Post] | None:
+    """(liker, post) of an announced ``Like`` of a remote post ``group`` carries, or None."""
+    like = activity.get("object")
+    if not isinstance(like, dict) or type_of(like) not in ("Like", "EmojiReact"):
+        return None
+    post = Post.objects.filter(ap_id=id_of(like.get("object")) or "", local=False, group_entries__group_actor=group)
+    found = post.first()
+    liker_id = id_of(like.get("actor"))
+    if found is None or not liker_id:
+        return None
+    try:
+        return get_or_fetch_actor(liker_id), found
+    except ResolveError:
+        return None
+
+
+@register_handler("Announce", "Like")
+@register_handler("Announce", "EmojiReact")
+def handle_announce_like(activity: dict[str, Any], actor: Actor) -> None:
+    """A group we belong to announces a like of a post it carries: counted here once (likes of
+    posts stored here as local ones reach us directly and are not counted twice)."""
+    if not _listened(actor):
+        return
+    _check_announce(activity, actor)
+    found = _announced_like(activity, actor)
+    if found is None:
+        return
+    liker, post = found
+    like_id = str(id_of(activity.get("object")) or "")[:500]
+    try:
+        with transaction.atomic():
+            Favourite.objects.create(actor=liker, post=post, ap_id=like_id)
+    except IntegrityError:
+        return  # already counted
+    bump_counter(post.pk, "favourites_count", 1)
+
+
+@register_handler("Announce", "Undo")
+def handle_announce_undo(activity: dict[str, Any], actor: Actor) -> None:
+    """A group we belong to announces the undo of a like of a post it carries."""
+    if not _listened(actor):
+        return
+    _check_announce(activity, actor)
+    undo = activity.get("object")
+    if not isinstance(undo, dict):
+        return
+    found = _announced_like({"object": undo.get("object")}, actor)
+    if found is None or id_of(undo.get("actor")) != found[0].ap_id:
+        return
+    liker, post = found
+    if Favourite.objects.filter(actor=liker, post=post).delete()[0]:
+        bump_counter(post.pk, "favourites_count", -1)

@@ -74,7 +74,8 @@ def find_remote(request: HttpRequest) -> HttpResponse:
 @require_GET
 def group_page(request: HttpRequest, name: str) -> HttpResponse:
     """About, officers and member count for everyone; the member list for members; pending
-    requests with approve/reject forms for officers who may approve."""
+    requests with approve/reject forms and an invitation form for officers who may approve;
+    role, removal and real-name forms for officers whose role allows them."""
     group = _group_or_404(name)
     viewer = viewer_actor(request)
     membership = services.membership_of(viewer, group)
@@ -90,6 +91,10 @@ def group_page(request: HttpRequest, name: str) -> HttpResponse:
         "members": list(services.active_members(group)) if is_member else None,
         "requests": list(services.pending_requests(group)) if can_approve else None,
         "children": list(group.children.select_related("actor")),
+        "can_roles": services.has_perm(viewer, group, "roles"),
+        "can_remove": services.has_perm(viewer, group, "remove"),
+        "can_verify": services.has_perm(viewer, group, "verify"),
+        "roles": list(services.roles()),
     }
     return render(request, "groups/group.html", context)
 

@@ -340,6 +340,7 @@ def _keep(post: Any, viewer_id: int) -> bool:
             original.visibility in (Visibility.PUBLIC, Visibility.UNLISTED)
             or original.author_id == viewer_id
             or post.original_author_followed
+            or original.audience_id == post.author_id  # a group carrying a post to its members
         )
     if post.in_reply_to_id is None and not post.in_reply_to_ap_id:
         return True

@@ -2,9 +2,11 @@
 here in ``AppConfig.ready()`` (the same "register upward" rule as ``federation.registry``).
 
 An observer is ``fn(event, post, activity)`` with ``event`` one of ``"created"`` (a local post
-was created, or a remote one stored from an inbound ``Create``), ``"updated"`` (edited) or
-``"deleted"`` (tombstoned); ``activity`` is the inbound activity that caused it, or None for a
-local action. Observers run inside the caller's transaction, must be cheap, and schedule slow
+was created, or a remote one stored from an inbound ``Create``), ``"updated"`` (edited),
+``"deleted"`` (tombstoned) or ``"liked"``/``"unliked"`` (a local member's like or its undo, or
+a received ``Like``/``Undo{Like}`` of a post stored here; ``activity`` is that ``Like``/``Undo``);
+otherwise ``activity`` is the inbound activity that caused the event, or None for a local
+action. Observers run inside the caller's transaction, must be cheap, and schedule slow
 work with ``transaction.on_commit``; raising aborts the caller's change.
 """
 

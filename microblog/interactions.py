@@ -23,6 +23,7 @@ from federation.follows import new_activity_id, reject_follow, unfollow
 from federation.models import Actor, ActorBlock, Follow, OutboxActivity
 from federation.outbox import inboxes_for_followers, publish
 from federation.vocab import PUBLIC
+from microblog import hooks
 from microblog.interactions_ap import (
     announce_to_ap,
     block_to_ap,
@@ -90,9 +91,21 @@ def favourite(actor: Actor, post: Post) -> Favourite:
         bump_counter(post.pk, "favourites_count", 1)
         if post.author.local:
             notify_member(post.author, "favourite", actor, post)
-        elif actor.local:
-            publish(like_to_ap(fav), actor=actor, inboxes=[post.author.inbox_url], object_ap_id=post.ap_id)
+        inboxes = _like_inboxes(post) if actor.local else []
+        if inboxes:
+            publish(like_to_ap(fav), actor=actor, inboxes=inboxes, object_ap_id=post.ap_id)
+        hooks.post_event("liked", post, like_to_ap(fav))  # groups announce likes of their posts
     return fav
+
+
+def _like_inboxes(post: Post) -> list[str]:
+    """Where a local like goes: a remote author, and a remote group the post is in (FEP-1b12:
+    the group announces it to its members, as Lemmy does)."""
+    inboxes = [] if post.author.local else [post.author.inbox_url]
+    group = post.audience
+    if group is not None and not group.local and group.type == "Group" and group.pk != post.author_id:
+        inboxes.append(group.delivery_inbox)
+    return inboxes
 
 
 def unfavourite(actor: Actor, post: Post) -> None:
@@ -103,15 +116,13 @@ def unfavourite(actor: Actor, post: Post) -> None:
         fav = Favourite.objects.select_for_update().filter(actor=actor, post=post).first()
         if fav is None:
             return
-        if actor.local and not post.author.local:
-            publish(
-                undo_to_ap(actor, like_to_ap(fav)),
-                actor=actor,
-                inboxes=[post.author.inbox_url],
-                object_ap_id=post.ap_id,
-            )
+        undo = undo_to_ap(actor, like_to_ap(fav))
+        inboxes = _like_inboxes(post) if actor.local else []
+        if inboxes:
+            publish(undo, actor=actor, inboxes=inboxes, object_ap_id=post.ap_id)
         fav.delete()
         bump_counter(post.pk, "favourites_count", -1)
+        hooks.post_event("unliked", post, undo)
 
 
 # ---------------------------------------------------------------- boosts

@@ -23,6 +23,7 @@ from federation.models import Actor, ActorBlock, Follow
 from federation.registry import register_handler
 from federation.resolve import ResolveError, get_or_fetch_actor, instance_signer
 from federation.vocab import PUBLIC_FORMS, id_of, ids_of, type_of
+from microblog import hooks
 from microblog.interactions import PUBLIC_VISIBILITIES, bump_counter, notify_member
 from microblog.models import Favourite, Post, Visibility
 
@@ -46,8 +47,11 @@ def handle_like(activity: dict[str, Any], actor: Actor) -> None:
     """A remote like of a local post. Misskey sends reactions as ``Like`` with
     ``_misskey_reaction`` and Pleroma as ``EmojiReact``: both count as a like (favourite).
     Replays change nothing; likes of posts we do not host are ignored."""
-    found = Post.objects.filter(ap_id=id_of(activity.get("object")) or "", local=True).select_related("author").first()
+    found = Post.objects.filter(ap_id=id_of(activity.get("object")) or "").select_related("author").first()
     if found is None or found.deleted_at is not None:
+        return
+    if not found.local:  # a like sent to a group of ours (FEP-1b12): the group may announce it
+        hooks.post_event("liked", found.reblog_of or found, activity)
         return
     post = found.reblog_of or found
     if not _visible_to(actor, post):
@@ -60,6 +64,7 @@ def handle_like(activity: dict[str, Any], actor: Actor) -> None:
         return  # already liked (a replay, or a Like and an EmojiReact)
     bump_counter(post.pk, "favourites_count", 1)
     notify_member(post.author, "favourite", actor, post)
+    hooks.post_event("liked", post, activity)
 
 
 def _undo_like(fav: Favourite | None, actor: Actor) -> None:
@@ -82,7 +87,12 @@ def handle_undo_like(activity: dict[str, Any], actor: Actor) -> None:
         if id_of(obj.get("actor")) not in (None, actor.ap_id):
             raise Reject("only the liker may undo a like")
         fav = Favourite.objects.filter(actor=actor, post__ap_id=id_of(obj.get("object")) or "").first()
+    post = fav.post if fav is not None else None
+    if post is None and isinstance(obj, dict) and id_of(obj.get("actor")) == actor.ap_id:
+        post = Post.objects.filter(ap_id=id_of(obj.get("object")) or "", local=False).first()
     _undo_like(fav, actor)
+    if post is not None:
+        hooks.post_event("unliked", post, activity)
 
 
 # ---------------------------------------------------------------- boosts

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -384,11 +384,27 @@ def tombstone(post: Post) -> None:
     Post.objects.filter(reblog_of=post, deleted_at__isnull=True).update(deleted_at=now)
 
 
+# Extra visibility rules of higher layers (groups: posts a group carries are visible to its
+# members). A rule is ``fn(viewer) -> Q`` over ``Post``; it can only widen what a signed-in
+# viewer sees, never what the public sees, and never past blocks or deletion.
+VisibilityRule = Callable[[Actor], Q]
+_visibility_rules: list[VisibilityRule] = []
+
+
+def register_visibility_rule(fn: VisibilityRule) -> VisibilityRule:
+    """Register ``fn(viewer) -> Q`` (idempotent on re-import): posts matching it are visible to
+    ``viewer`` in :func:`visible_posts` (and so everywhere posts are read)."""
+    if fn not in _visibility_rules:
+        _visibility_rules.append(fn)
+    return fn
+
+
 def visible_posts(viewer: Actor | None) -> QuerySet[Post]:
     """Posts ``viewer`` may see: never deleted ones nor those of suspended authors; public and
     unlisted to everyone; followers-only to the author, accepted followers and mentioned
-    actors; direct to the author and mentioned actors; nothing from an actor who blocks the
-    viewer or whom the viewer blocks (nor the node blocks)."""
+    actors; direct to the author and mentioned actors; to a signed-in viewer also what a
+    registered rule allows (:func:`register_visibility_rule`: a group's posts to its members);
+    nothing from an actor who blocks the viewer or whom the viewer blocks (nor the node blocks)."""
     posts = Post.objects.filter(deleted_at__isnull=True, author__suspended=False)
     posts = posts.exclude(author__in=ActorBlock.objects.filter(owner__isnull=True).values("target"))
     open_ = Q(visibility__in=[Visibility.PUBLIC, Visibility.UNLISTED])
@@ -397,6 +413,8 @@ def visible_posts(viewer: Actor | None) -> QuerySet[Post]:
     followed = Follow.objects.filter(follower=viewer, state=FollowState.ACCEPTED).values("target")
     mentioned = Mention.objects.filter(actor=viewer).values("post")
     allowed = open_ | Q(author=viewer) | Q(pk__in=mentioned) | Q(visibility=Visibility.PRIVATE, author__in=followed)
+    for rule in list(_visibility_rules):
+        allowed |= rule(viewer)
     blocked = ActorBlock.objects.filter(owner=viewer).values("target")
     blockers = ActorBlock.objects.filter(target=viewer, owner__isnull=False).values("owner")
     return posts.filter(allowed).exclude(author__in=blocked).exclude(author__in=blockers)

@@ -46,7 +46,10 @@ def test_remote_member_joins_branch_after_approval(devnet):
     members = a.manage("group", "members", "gbranch", check=True).stdout
     assert f"{bob_acct}\tmember\tactive" in members
     wait_until(lambda: group in collection_items(f"{bob}/following"), what="Accept to reach county-b")
-    assert bob in collection_items(f"{group}/followers")
+    # A members-only group shows the public how many members it has, not who they are.
+    status, followers = get_json(f"{group}/followers")
+    assert status == 200 and followers["totalItems"] == 2 and "first" not in followers
+    assert collection_items(f"{group}/followers") == []
 
 
 def test_group_name_taken_by_member_fails_clearly(devnet):

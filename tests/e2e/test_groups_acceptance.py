@@ -175,6 +175,44 @@ def test_member_post_reaches_members_on_every_node_and_non_member_post_does_not(
     assert group_post_on(p, spam) is None
     status, public_view = api(a, None, "GET", f"/api/v1/groups/{group_id}/statuses")
     assert status == 200 and hello not in [s["uri"] for s in public_view]  # members-only content stays inside
+    net["hello"] = hello
+
+
+def _home_boost(node: Any, token: str, uri: str) -> dict[str, Any] | None:
+    """The group's boost of ``uri`` in the home timeline of ``token``'s member on ``node``."""
+    for item in ok(node, token, "GET", "/api/v1/timelines/home"):
+        if (item.get("reblog") or {}).get("uri") == uri:
+            return item
+    return None
+
+
+def test_group_post_in_members_home_timelines_and_likes_announced(net):
+    """bob's members-only group post shows in carol's (county-a) and dave's (province) home
+    timelines as the group's boost, dave can open it and the remote group timeline, frank (a
+    non-member) can't; dave's and carol's likes travel through the group to every node."""
+    a, p = net["a"], net["p"]
+    hello, group_id = net["hello"], net["group_id"]
+    carol_home = wait_until(lambda: _home_boost(a, net["carol"], hello), what="bob's post in carol's home")
+    assert carol_home["account"]["acct"] == "branch_g"
+    dave_home = wait_until(lambda: _home_boost(p, net["dave"], hello), what="bob's post in dave's home")
+    post_p = dave_home["reblog"]["id"]
+    assert ok(p, net["dave"], "GET", f"/api/v1/statuses/{post_p}")["uri"] == hello
+    group_account_p = dave_home["account"]["id"]
+    remote_timeline = ok(p, net["dave"], "GET", f"/api/v1/groups/account/{group_account_p}/statuses")
+    assert hello in [s["uri"] for s in remote_timeline]
+    frank_home = ok(a, net["frank"], "GET", "/api/v1/timelines/home")
+    assert hello not in [(s.get("reblog") or {}).get("uri") for s in frank_home]
+    carol_copy = next(s for s in ok(a, net["carol"], "GET", f"/api/v1/groups/{group_id}/statuses") if s["uri"] == hello)
+    assert api(a, net["frank"], "GET", f"/api/v1/statuses/{carol_copy['id']}")[0] == 404
+
+    ok(p, net["dave"], "POST", f"/api/v1/statuses/{post_p}/favourite")
+
+    def likes_on(node: Any, token: str, post_id: str) -> int:
+        return ok(node, token, "GET", f"/api/v1/statuses/{post_id}")["favourites_count"]
+
+    wait_until(lambda: likes_on(a, net["carol"], carol_copy["id"]) == 1, what="dave's like counted by the group")
+    ok(a, net["carol"], "POST", f"/api/v1/statuses/{carol_copy['id']}/favourite")
+    wait_until(lambda: likes_on(p, net["dave"], post_p) == 2, what="carol's like announced to the province")
 
 
 def _local_poll_id(node: Any, question_id: str) -> str:

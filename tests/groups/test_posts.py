@@ -246,7 +246,8 @@ def test_lemmy_announce_create_page_stored_with_audience(lemmy, local_member, lo
     assert post.audience_id == lemmy.pk and post.name == "post 4"
     assert post.author.ap_id == "http://enterprise.lemmy.ml/u/lemmy_beta"
     assert group_timeline(local_member, lemmy) == [post]
-    assert not Post.objects.filter(reblog_of=post).exists()
+    boosts = Post.objects.filter(reblog_of=post)  # the group's boost: the post in members' home timelines
+    assert [(b.author_id, b.deleted_at) for b in boosts] == [(lemmy.pk, None)]
 
 
 def test_announce_from_unfollowed_group_ignored(lemmy, load_json):
@@ -271,9 +272,10 @@ def test_cross_origin_embedded_object_refetched(make_remote_actor, local_member,
     post = Post.objects.get(ap_id=real["id"])
     assert "real" in post.content and post.audience_id == group.pk
     assert fake_server.requests_to("/notes/1", "GET")[0].header("signature")
-    # the plain announce of the same post adds nothing (no boost row, one GroupPost)
+    # the plain announce of the same post adds nothing (one group boost row, one GroupPost)
     deliver({"type": "Announce", "object": forged, "id": "https://groups.example/a/2"}, group)
-    assert Post.objects.count() == 1 and GroupPost.objects.count() == 1
+    assert Post.objects.filter(reblog_of__isnull=True).count() == 1 and GroupPost.objects.count() == 1
+    assert list(Post.objects.filter(reblog_of=post).values_list("author_id", flat=True)) == [group.pk]
 
 
 def test_announced_delete_removes_group_post(lemmy, local_member, load_json):
