@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from federation.models import Actor, ActorType
-from learning import credits, exams, services
+from learning import assignments, credits, exams, services
 from learning.errors import LearningError
 from learning.models import Course, Enrolment, Exam, Lesson
 from microblog.api import errors
@@ -336,7 +336,7 @@ def assign(request: HttpRequest, course_id: int) -> Any:
     if group is None or deadline is None:
         raise errors.ValidationFailed("group_id and deadline are required")
     try:
-        row = services.assign_course(_actor(request), _course(request, course_id), group, deadline=deadline)
+        row = assignments.assign_course(_actor(request), _course(request, course_id), group, deadline=deadline)
     except LearningError as exc:
         raise _fail(exc) from None
     return {

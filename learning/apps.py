@@ -12,4 +12,5 @@ class LearningConfig(AppConfig):
 
         registry.register_counter("learningCredits", total_credits)
         # W5: the extraction task, the course observer and tasks, the course handlers
-        from learning import library, sharing, sharing_inbound  # noqa: F401
+        # and (assignments) the follow observer keeping group assignments in step with members
+        from learning import assignments, library, sharing, sharing_inbound  # noqa: F401

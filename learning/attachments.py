@@ -30,11 +30,19 @@ _PDF_ACTIVE = re.compile(rb"/(JavaScript|JS|Launch|EmbeddedFiles?|XFA|RichMedia|
 _NAME = re.compile(r"[^\w\u4e00-\u9fff .()\-]+")
 
 
+COVER_MAX_BYTES = 5 * 1024 * 1024
+
+
 def max_bytes(kind: str) -> int:
-    """Upload limit in bytes for ``kind`` (``LEARNING_MAX_<KIND>_BYTES``; video 500 MiB, audio
-    100 MiB, pdf/epub 50 MiB, cover 5 MiB by default)."""
-    defaults = {"video": 500, "audio": 100, "pdf": 50, "epub": 50, "cover": 5}
-    return int(getattr(settings, f"LEARNING_MAX_{kind.upper()}_BYTES", defaults.get(kind, 50) * 1024 * 1024))
+    """Upload limit in bytes for ``kind``: the ``LEARNING_MAX_<KIND>_BYTES`` setting (from
+    ``LEARNING_MAX_<KIND>_MB`` in node/config.py) for video, audio, pdf and epub; 5 MiB for covers."""
+    limits = {
+        "video": settings.LEARNING_MAX_VIDEO_BYTES,
+        "audio": settings.LEARNING_MAX_AUDIO_BYTES,
+        "pdf": settings.LEARNING_MAX_PDF_BYTES,
+        "epub": settings.LEARNING_MAX_EPUB_BYTES,
+    }
+    return int(limits.get(kind, COVER_MAX_BYTES))
 
 
 def _too_big(limit: int) -> LearningError:
@@ -114,7 +122,7 @@ def _check_pdf(data: bytes) -> None:
 def _check_epub(data: bytes) -> None:
     """Refuse EPUBs that are not sound zip containers, expand too much or escape their folder."""
     bad = LearningError(_("This EPUB is damaged or unsafe."), code="type")
-    limit = int(getattr(settings, "LEARNING_MAX_EPUB_EXPANDED_BYTES", 200 * 1024 * 1024))
+    limit = int(settings.LEARNING_MAX_EPUB_EXPANDED_BYTES)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as book:
             infos = book.infolist()
@@ -176,7 +184,7 @@ def check_cover(upload: UploadedFile) -> tuple[bytes, str]:
     pixel limits, decoded fully, re-encoded upright without metadata. Raises ``LearningError``."""
     data = _read(upload, max_bytes("cover"))
     refused = LearningError(_("Covers are JPEG, PNG or WebP images."), code="type")
-    max_pixels = int(getattr(settings, "MICROBLOG_MAX_IMAGE_PIXELS", 40_000_000))
+    max_pixels = int(settings.MICROBLOG_MAX_IMAGE_PIXELS)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:

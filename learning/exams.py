@@ -152,7 +152,7 @@ def check_ready(course: Course) -> None:
 
 
 def _grace() -> timedelta:
-    return timedelta(seconds=int(getattr(settings, "LEARNING_EXAM_GRACE_SECONDS", 5)))
+    return timedelta(seconds=int(settings.LEARNING_EXAM_GRACE_SECONDS))
 
 
 def attempts_left(actor: Actor, exam: Exam) -> int | None:

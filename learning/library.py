@@ -37,17 +37,17 @@ _PDF_ACTIVE = re.compile(rb"/(JavaScript|JS|Launch|EmbeddedFiles?|XFA|RichMedia|
 
 def max_bytes() -> int:
     """Largest accepted document (``LEARNING_LIBRARY_MAX_BYTES``, 50 MiB by default)."""
-    return int(getattr(settings, "LEARNING_LIBRARY_MAX_BYTES", 50 * 1024 * 1024))
+    return int(settings.LEARNING_LIBRARY_MAX_BYTES)
 
 
 def limits() -> textextract.Limits:
     """Bounds of one extraction, from settings (``LEARNING_LIBRARY_EXTRACT_SECONDS``, ``..._PAGES``,
     ``..._MAX_TEXT_CHARS``, ``..._EXTRACT_MEMORY_BYTES``)."""
     return textextract.Limits(
-        max_chars=int(getattr(settings, "LEARNING_LIBRARY_MAX_TEXT_CHARS", 1_000_000)),
-        max_pages=int(getattr(settings, "LEARNING_LIBRARY_EXTRACT_PAGES", 2000)),
-        seconds=float(getattr(settings, "LEARNING_LIBRARY_EXTRACT_SECONDS", 60)),
-        memory_bytes=int(getattr(settings, "LEARNING_LIBRARY_EXTRACT_MEMORY_BYTES", 1024 * 1024 * 1024)),
+        max_chars=int(settings.LEARNING_LIBRARY_MAX_TEXT_CHARS),
+        max_pages=int(settings.LEARNING_LIBRARY_EXTRACT_PAGES),
+        seconds=float(settings.LEARNING_LIBRARY_EXTRACT_SECONDS),
+        memory_bytes=int(settings.LEARNING_LIBRARY_EXTRACT_MEMORY_BYTES),
     )
 
 

@@ -12,7 +12,6 @@ commit (W5 federates courses from there).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from functools import partial
 from urllib.parse import urlsplit
 
@@ -105,12 +104,16 @@ def visible_courses(viewer: Actor | None) -> QuerySet[Course]:
 
 
 def catalog(*, category: str = "", query: str = "") -> QuerySet[Course]:
-    """Published courses for the catalog, newest first, filtered by category and title text."""
+    """Published courses for the catalog (local and imported), newest first, of ``category``; with
+    a ``query``, those holding every term of it in their title, summary, category or a lesson
+    (``learning.search.search_courses``: substrings, so Chinese words are found inside phrases)."""
+    if query.strip():
+        from learning.search import search_courses
+
+        return search_courses(query, category=category)
     rows = Course.objects.filter(state=CourseState.PUBLISHED)
     if category:
         rows = rows.filter(category=category)
-    if query:
-        rows = rows.filter(Q(title__icontains=query) | Q(summary__icontains=query) | Q(category__icontains=query))
     return rows.order_by("-published_at", "-pk")
 
 
@@ -455,47 +458,6 @@ def resume_lesson(enrolment: Enrolment) -> Lesson | None:
     done = completed_lesson_ids(enrolment)
     lessons = list(enrolment.course.lessons.all())
     return next((x for x in lessons if x.pk not in done), lessons[0] if lessons else None)
-
-
-# ---------------------------------------------------------------- group assignments
-
-
-def assign_course(actor: Actor, course: Course, group_actor: Actor, *, deadline: datetime) -> CourseAssignment:
-    """Assign a published course to a whole group with a deadline (an officer of the group, or
-    staff). Every local member of the group is enrolled; later joiners are enrolled by
-    :func:`sync_assignment`. Re-assigning changes the deadline."""
-    if group_actor.type != ActorType.GROUP:
-        raise LearningError(_("Courses are assigned to groups."))
-    if not (_is_staff(actor) or registry.is_group_officer(actor, group_actor)):
-        raise LearningError(_("Only the group's officers can assign courses."), code="forbidden", status=403)
-    if course.state != CourseState.PUBLISHED:
-        raise LearningError(_("This course is not open for study."), code="state")
-    if timezone.is_naive(deadline):
-        deadline = timezone.make_aware(deadline)
-    with transaction.atomic():
-        row, _created = CourseAssignment.objects.update_or_create(
-            course=course, group_actor=group_actor, defaults={"deadline": deadline, "assigned_by": actor}
-        )
-        sync_assignment(row)
-    return row
-
-
-def sync_assignment(assignment: CourseAssignment) -> int:
-    """Enrol the group's current local members in the assigned course; returns how many enrolments
-    the assignment now has."""
-    for member in registry.group_members(assignment.group_actor):
-        if member.local and member.type == ActorType.PERSON:
-            enrol(member, assignment.course, source=EnrolmentSource.ASSIGNED, assignment=assignment)
-    return assignment.enrolments.count()
-
-
-def assignments_for(actor: Actor) -> QuerySet[CourseAssignment]:
-    """Assignments reaching ``actor`` through their enrolments, nearest deadline first."""
-    return (
-        CourseAssignment.objects.filter(enrolments__actor=actor)
-        .select_related("course", "group_actor")
-        .order_by("deadline")
-    )
 
 
 # ---------------------------------------------------------------- Q&A

@@ -77,7 +77,7 @@ def may_read_answers(fetcher: Actor | None) -> bool:
         return False
     if is_blocked(fetcher.domain):
         return False
-    allowed = getattr(settings, "LEARNING_ANSWER_KEY_DOMAINS", None)
+    allowed = settings.LEARNING_ANSWER_KEY_DOMAINS
     return allowed is None or fetcher.domain in allowed
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from federation.hosts import host_of
 from federation.sanitize import plain_text, sanitize_html
@@ -148,12 +149,12 @@ def _text(value: Any, limit: int, what: str, *, required: bool = False) -> str:
     if value is None:
         value = ""
     if not isinstance(value, str | int):
-        raise CourseFormatError(f"{what} must be text")
+        raise CourseFormatError(_("%(what)s must be text") % {"what": what})
     text = str(value).strip()
     if required and not text:
-        raise CourseFormatError(f"{what} is missing")
+        raise CourseFormatError(_("%(what)s is missing") % {"what": what})
     if len(text) > limit:
-        raise CourseFormatError(f"{what} is too long")
+        raise CourseFormatError(_("%(what)s is too long") % {"what": what})
     return text
 
 
@@ -161,7 +162,9 @@ def _number(value: Any, low: int, high: int, what: str, *, optional: bool = Fals
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise CourseFormatError(f"{what} must be a whole number between {low} and {high}")
+        raise CourseFormatError(
+            _("%(what)s must be a whole number between %(low)s and %(high)s") % {"what": what, "low": low, "high": high}
+        )
     return value
 
 
@@ -174,18 +177,20 @@ def _http_url(value: Any) -> str:
 
 def _same_host(ident: Any, host: str, what: str) -> str:
     if not isinstance(ident, str) or not _http_url(ident):
-        raise CourseFormatError(f"{what} needs an http(s) id")
+        raise CourseFormatError(_("%(what)s needs an http(s) id") % {"what": what})
     try:
         if host_of(ident) != host:
-            raise CourseFormatError(f"{what} {ident[:100]} is not on the course's host")
+            raise CourseFormatError(
+                _("%(what)s %(id)s is not on the course's host") % {"what": what, "id": ident[:100]}
+            )
     except ValueError:
-        raise CourseFormatError(f"{what} has a malformed id") from None
+        raise CourseFormatError(_("%(what)s has a malformed id") % {"what": what}) from None
     return ident
 
 
 def _parse_lesson(item: Any, host: str, index: int) -> dict[str, Any]:
     if not isinstance(item, dict):
-        raise CourseFormatError("a lesson must be an object")
+        raise CourseFormatError(_("a lesson must be an object"))
     source = item.get("source") if isinstance(item.get("source"), dict) else {}
     content = item.get("content") if isinstance(item.get("content"), str) else ""
     attachments = []
@@ -205,9 +210,9 @@ def _parse_lesson(item: Any, host: str, index: int) -> dict[str, Any]:
                 }
             )
     return {
-        "ap_id": _same_host(item.get("id"), host, "a lesson"),
-        "title": _text(item.get("name"), 200, "a lesson's name", required=True),
-        "body": _text(source.get("content"), MAX_BODY, "a lesson's source")
+        "ap_id": _same_host(item.get("id"), host, _("a lesson")),
+        "title": _text(item.get("name"), 200, _("a lesson's name"), required=True),
+        "body": _text(source.get("content"), MAX_BODY, _("a lesson's source"))
         if source
         else plain_text(content)[:MAX_BODY],
         "body_html": sanitize_html(content[:MAX_BODY]),
@@ -219,19 +224,19 @@ def _parse_lesson(item: Any, host: str, index: int) -> dict[str, Any]:
 
 def _parse_question(item: Any, host: str, index: int) -> dict[str, Any]:
     if not isinstance(item, dict):
-        raise CourseFormatError("a question must be an object")
+        raise CourseFormatError(_("a question must be an object"))
     choices = item.get("redcloud:choices") or []
     answer = item.get("redcloud:answer")
     if not isinstance(choices, list) or not isinstance(answer, list):
-        raise CourseFormatError("a question needs a list of choices and an answer key")
+        raise CourseFormatError(_("a question needs a list of choices and an answer key"))
     return {
-        "ap_id": _same_host(item.get("id"), host, "a question"),
-        "kind": _text(item.get("redcloud:kind"), 16, "a question's kind", required=True),
-        "prompt": _text(item.get("content"), 5000, "a question's prompt", required=True),
+        "ap_id": _same_host(item.get("id"), host, _("a question")),
+        "kind": _text(item.get("redcloud:kind"), 16, _("a question's kind"), required=True),
+        "prompt": _text(item.get("content"), 5000, _("a question's prompt"), required=True),
         "choices": [str(c)[:500] for c in choices[:10]],
         "answer": answer[:10],
-        "explanation": _text(item.get("redcloud:explanation"), 5000, "an explanation"),
-        "points": _number(item.get("redcloud:points", 1), 1, 100, "points"),
+        "explanation": _text(item.get("redcloud:explanation"), 5000, _("an explanation")),
+        "points": _number(item.get("redcloud:points", 1), 1, 100, _("points")),
         "position": index,
     }
 
@@ -241,47 +246,49 @@ def parse_course(doc: Any) -> dict[str, Any]:
     order), ``exam`` (or None), ``questions`` (None when the document carries no answer keys).
     Raises :class:`CourseFormatError`."""
     if not is_course(doc):
-        raise CourseFormatError("not a course")
+        raise CourseFormatError(_("not a course"))
     ident = doc.get("id")
     if not isinstance(ident, str) or not _http_url(ident):
-        raise CourseFormatError("a course needs an http(s) id")
+        raise CourseFormatError(_("a course needs an http(s) id"))
     host = host_of(ident)
     publisher = id_of(doc.get("attributedTo"))
-    _same_host(publisher, host, "the publisher")
+    _same_host(publisher, host, _("the publisher"))
     lessons_doc = doc.get("redcloud:lessons")
     items = as_list(lessons_doc.get("orderedItems") if isinstance(lessons_doc, dict) else lessons_doc)
     if not items:
-        raise CourseFormatError("a course needs lessons")
+        raise CourseFormatError(_("a course needs lessons"))
     if len(items) > MAX_LESSONS:
-        raise CourseFormatError("a course has too many lessons")
+        raise CourseFormatError(_("a course has too many lessons"))
     exam_doc = doc.get("redcloud:exam")
     exam = None
     if isinstance(exam_doc, dict):
         exam = {
-            "question_count": _number(exam_doc.get("redcloud:questionCount"), 1, 200, "the question count"),
-            "pass_mark": _number(exam_doc.get("redcloud:passMark", 60), 0, 100, "the pass mark"),
+            "question_count": _number(exam_doc.get("redcloud:questionCount"), 1, 200, _("the question count")),
+            "pass_mark": _number(exam_doc.get("redcloud:passMark", 60), 0, 100, _("the pass mark")),
             "time_limit_minutes": _number(
-                exam_doc.get("redcloud:timeLimitMinutes"), 1, 24 * 60, "the time limit", optional=True
+                exam_doc.get("redcloud:timeLimitMinutes"), 1, 24 * 60, _("the time limit"), optional=True
             ),
-            "max_attempts": _number(exam_doc.get("redcloud:maxAttempts"), 1, 100, "the attempt limit", optional=True),
+            "max_attempts": _number(
+                exam_doc.get("redcloud:maxAttempts"), 1, 100, _("the attempt limit"), optional=True
+            ),
         }
     questions_doc = doc.get("redcloud:questions")
     questions = None
     if isinstance(questions_doc, list):
         if len(questions_doc) > MAX_QUESTIONS:
-            raise CourseFormatError("a course has too many questions")
+            raise CourseFormatError(_("a course has too many questions"))
         questions = [_parse_question(q, host, i) for i, q in enumerate(questions_doc)]
     image = doc.get("image")
     return {
         "ap_id": ident,
         "publisher": publisher,
         "url": _http_url(id_of(doc.get("url")) or "") or ident,
-        "title": _text(doc.get("name"), 200, "the course's name", required=True),
+        "title": _text(doc.get("name"), 200, _("the course's name"), required=True),
         "summary": plain_text(doc.get("summary") if isinstance(doc.get("summary"), str) else "")[:5000],
-        "category": _text(doc.get("redcloud:category"), 100, "the category"),
-        "language": _text(doc.get("redcloud:language"), 16, "the language"),
-        "credits": _number(doc.get("redcloud:credits", 0), 0, 1000, "the credits"),
-        "author_names": _text(doc.get("redcloud:authorNames"), 500, "the authors"),
+        "category": _text(doc.get("redcloud:category"), 100, _("the category")),
+        "language": _text(doc.get("redcloud:language"), 16, _("the language")),
+        "credits": _number(doc.get("redcloud:credits", 0), 0, 1000, _("the credits")),
+        "author_names": _text(doc.get("redcloud:authorNames"), 500, _("the authors")),
         "published": str(doc.get("published") or "")[:40],
         "updated": str(doc.get("updated") or "")[:40],
         "cover_url": _http_url(id_of(image.get("url")) if isinstance(image, dict) else None),

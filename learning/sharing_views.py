@@ -60,7 +60,9 @@ def verified_fetcher(request: HttpRequest) -> Actor | None:
         verify_signature(signed, load_public_key(owner.public_key_pem))
     except (SignatureError, ResolveError, ValueError):
         return None
-    return None if owner.local or owner.suspended else owner
+    # ``actor_for_key`` keeps owners in process memory for minutes: read the flags that decide
+    # access (suspension, type) from the database, so a suspension takes effect at once.
+    return Actor.objects.filter(pk=owner.pk, local=False, suspended=False).first()
 
 
 @require_GET
@@ -85,7 +87,7 @@ def course_object(request: HttpRequest, key: str) -> HttpResponse:
     return response
 
 
-def _entries() -> list[dict[str, Any]]:
+def catalog_entries() -> list[dict[str, Any]]:
     """Catalog entries: courses announced to us, then our own published ones (public fields)."""
     rows: list[dict[str, Any]] = [
         {
@@ -132,7 +134,7 @@ def _entries() -> list[dict[str, Any]]:
 @require_GET
 def shared_catalog(request: HttpRequest) -> HttpResponse:
     """The catalog of shared courses (HTML, or AS2 for ActivityPub clients)."""
-    entries = _entries()
+    entries = catalog_entries()
     if wants_activitypub(request.headers.get("Accept", "")):
         items = [
             {

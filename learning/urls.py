@@ -3,7 +3,7 @@
 
 from django.urls import include, path
 
-from learning import api, views
+from learning import api, library_api, sharing_api, views
 
 # ---------------------------------------------------------------- W4: courses, study, exams, credits
 urlpatterns = [
@@ -40,4 +40,11 @@ urlpatterns = [
 ]
 
 # ---------------------------------------------------------------- W5: library, course sharing
-urlpatterns += [path("", include("learning.sharing_urls"))]
+urlpatterns += [
+    path("api/v1/learning/library", library_api.documents),
+    path("api/v1/learning/library/categories", library_api.categories),
+    path("api/v1/learning/library/<int:document_id>", library_api.document),
+    path("api/v1/learning/shared", sharing_api.shared),
+    path("api/v1/learning/import", sharing_api.import_course),
+    path("", include("learning.sharing_urls")),
+]

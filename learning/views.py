@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from federation.models import Actor, ActorType
-from learning import credits, exams, registry, services
+from learning import assignments, credits, exams, registry, services
 from learning.errors import LearningError
 from learning.models import AttemptState, Course, CourseAssignment, Enrolment, Exam, ExamAttempt, Lesson, QuestionKind
 
@@ -420,7 +420,7 @@ def group_report(request: HttpRequest, group_id: int) -> HttpResponse:
         try:
             if course is None or deadline is None:
                 raise LearningError(_("Choose a course and a deadline."))
-            services.assign_course(viewer, course, group, deadline=deadline)  # type: ignore[arg-type]
+            assignments.assign_course(viewer, course, group, deadline=deadline)  # type: ignore[arg-type]
             messages.success(request, _("The course was assigned."))
         except LearningError as exc:
             messages.error(request, exc.message)
@@ -431,12 +431,12 @@ def group_report(request: HttpRequest, group_id: int) -> HttpResponse:
         return _csv_response(credits.report_csv(report), f"credits-{group.username}-{report['year']}")
     if fmt == "overdue":
         return _csv_response(credits.overdue_csv(report["overdue"]), f"overdue-{group.username}")
-    assignments = [
+    rows = [
         (a, credits.assignment_status(a))
         for a in CourseAssignment.objects.filter(group_actor=group).select_related("course")
     ]
     return render(
         request,
         "learning/report.html",
-        {"report": report, "group": group, "assignments": assignments, "courses": services.catalog()[:200]},
+        {"report": report, "group": group, "assignments": rows, "courses": services.catalog()[:200]},
     )

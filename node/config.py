@@ -29,6 +29,43 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class LearningLimits:
+    """Limits of the network classroom (``learning``): upload sizes, text extraction, exams, and
+    which nodes may read answer keys. Sizes are in bytes here, in MB in the environment."""
+
+    max_video_bytes: int = 500 * 1024 * 1024
+    max_audio_bytes: int = 100 * 1024 * 1024
+    max_pdf_bytes: int = 50 * 1024 * 1024
+    max_epub_bytes: int = 50 * 1024 * 1024
+    max_epub_expanded_bytes: int = 200 * 1024 * 1024
+    library_max_bytes: int = 50 * 1024 * 1024
+    library_max_text_chars: int = 1_000_000
+    library_extract_pages: int = 2000
+    library_extract_seconds: int = 60
+    library_extract_memory_bytes: int = 1024 * 1024 * 1024
+    exam_grace_seconds: int = 5
+    answer_key_domains: tuple[str, ...] | None = None
+
+    def as_settings(self) -> dict[str, object]:
+        """The Django settings ``learning`` reads (``LEARNING_*``), for ``node/settings.py``."""
+        domains = None if self.answer_key_domains is None else list(self.answer_key_domains)
+        return {
+            "LEARNING_MAX_VIDEO_BYTES": self.max_video_bytes,
+            "LEARNING_MAX_AUDIO_BYTES": self.max_audio_bytes,
+            "LEARNING_MAX_PDF_BYTES": self.max_pdf_bytes,
+            "LEARNING_MAX_EPUB_BYTES": self.max_epub_bytes,
+            "LEARNING_MAX_EPUB_EXPANDED_BYTES": self.max_epub_expanded_bytes,
+            "LEARNING_LIBRARY_MAX_BYTES": self.library_max_bytes,
+            "LEARNING_LIBRARY_MAX_TEXT_CHARS": self.library_max_text_chars,
+            "LEARNING_LIBRARY_EXTRACT_PAGES": self.library_extract_pages,
+            "LEARNING_LIBRARY_EXTRACT_SECONDS": self.library_extract_seconds,
+            "LEARNING_LIBRARY_EXTRACT_MEMORY_BYTES": self.library_extract_memory_bytes,
+            "LEARNING_EXAM_GRACE_SECONDS": self.exam_grace_seconds,
+            "LEARNING_ANSWER_KEY_DOMAINS": domains,
+        }
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything a node reads from its environment, already validated."""
 
@@ -55,6 +92,7 @@ class Config:
     production: bool = False
     hub_allow: tuple[str, ...] = field(default_factory=tuple)
     hub_rebroadcast: bool = False
+    learning: LearningLimits = field(default_factory=LearningLimits)
 
     @property
     def base_url(self) -> str:
@@ -103,6 +141,44 @@ def normalise_domain(raw: str, key: str = "NODE_DOMAIN") -> str:
     if port and not 0 < int(port) < 65536:
         raise ConfigError(f"{key}={raw!r}: port {port} is out of range 1-65535.")
     return candidate
+
+
+def parse_int(env: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
+    """Read a whole number between ``low`` and ``high``; empty or unset gives ``default``."""
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{key}={raw!r} is not a whole number.") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{key}={value} is out of range; write a number from {low} to {high}.")
+    return value
+
+
+def _learning(env: Mapping[str, str]) -> LearningLimits:
+    mb = 1024 * 1024
+    raw_domains = env.get("LEARNING_ANSWER_KEY_DOMAINS", "").strip()
+    domains = (
+        tuple(normalise_domain(d, "LEARNING_ANSWER_KEY_DOMAINS") for d in raw_domains.split(",") if d.strip())
+        if raw_domains
+        else None
+    )
+    return LearningLimits(
+        max_video_bytes=parse_int(env, "LEARNING_MAX_VIDEO_MB", 500, 1, 10_000) * mb,
+        max_audio_bytes=parse_int(env, "LEARNING_MAX_AUDIO_MB", 100, 1, 10_000) * mb,
+        max_pdf_bytes=parse_int(env, "LEARNING_MAX_PDF_MB", 50, 1, 2_000) * mb,
+        max_epub_bytes=parse_int(env, "LEARNING_MAX_EPUB_MB", 50, 1, 2_000) * mb,
+        max_epub_expanded_bytes=parse_int(env, "LEARNING_MAX_EPUB_EXPANDED_MB", 200, 1, 10_000) * mb,
+        library_max_bytes=parse_int(env, "LEARNING_LIBRARY_MAX_MB", 50, 1, 2_000) * mb,
+        library_max_text_chars=parse_int(env, "LEARNING_LIBRARY_MAX_TEXT_CHARS", 1_000_000, 1_000, 100_000_000),
+        library_extract_pages=parse_int(env, "LEARNING_LIBRARY_EXTRACT_PAGES", 2000, 1, 100_000),
+        library_extract_seconds=parse_int(env, "LEARNING_LIBRARY_EXTRACT_SECONDS", 60, 1, 3600),
+        library_extract_memory_bytes=parse_int(env, "LEARNING_LIBRARY_EXTRACT_MEMORY_MB", 1024, 64, 65_536) * mb,
+        exam_grace_seconds=parse_int(env, "LEARNING_EXAM_GRACE_SECONDS", 5, 0, 300),
+        answer_key_domains=domains,
+    )
 
 
 def _secret_key(env: Mapping[str, str], var_dir: Path, production: bool) -> str:
@@ -231,4 +307,5 @@ def load(env: Mapping[str, str], base_dir: Path) -> Config:
         production=production,
         hub_allow=hub_allow,
         hub_rebroadcast=hub_rebroadcast,
+        learning=_learning(env),
     )

@@ -43,6 +43,8 @@ NODE_HUB_REBROADCAST = NODE.hub_rebroadcast
 FEDERATION_ALLOW_PRIVATE_ADDRESSES = NODE.allow_private_addresses
 FEDERATION_TIME_SCALE = NODE.time_scale
 FEDERATION_DELIVERY_TIMEOUT = NODE.delivery_timeout
+# The network classroom's limits, LEARNING_* (node/config.py: LearningLimits.as_settings).
+globals().update(NODE.learning.as_settings())
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -254,6 +256,8 @@ MICROBLOG_MAX_POLL_OPTIONS = 10
 MICROBLOG_MAX_POLL_OPTION_CHARS = 50
 MICROBLOG_MAX_PINS = 5
 CELERY_BEAT_SCHEDULE["microblog.close_polls"] = {"task": "microblog.close_polls", "schedule": _SWEEP_SECONDS}
+# learning: group assignments re-synced with memberships changed without a follow (learning/assignments.py).
+CELERY_BEAT_SCHEDULE["learning.sync_assignments"] = {"task": "learning.sync_assignments", "schedule": 3600.0}
 
 # microblog posts (microblog/services.py, microblog/activitypub.py, microblog/inbound.py)
 MICROBLOG_MAX_CHARS = 500

@@ -118,6 +118,27 @@ def test_course_document_refuses_answers_to_people_and_forgeries(client, course,
     assert not CourseImporter.objects.exists()
 
 
+def test_course_document_refuses_answers_to_blocked_suspended_or_replayed_fetches(
+    client, course, make_remote_actor, settings
+):
+    """A node's instance actor gets no keys once its domain is blocked or it is suspended, nor
+    with a signature made for another path (the course's public document is still served)."""
+    from federation.policy import block_domain
+
+    url = f"https://{settings.NODE_DOMAIN}{path_of(course)}"
+    node, pem = make_remote_actor("instance.actor", domain="county-e.example", type=ActorType.APPLICATION)
+    elsewhere = signed_headers(f"https://{settings.NODE_DOMAIN}/courses/{'0' * 32}", node, pem)
+    response = fetch(client, course, **elsewhere)
+    assert response.status_code == 200 and not has_answers(response.json())
+    node.suspended = True
+    node.save(update_fields=["suspended"])
+    assert not has_answers(fetch(client, course, **signed_headers(url, node, pem)).json())
+    other, other_pem = make_remote_actor("instance.actor", domain="county-f.example", type=ActorType.APPLICATION)
+    block_domain("county-f.example")
+    assert not has_answers(fetch(client, course, **signed_headers(url, other, other_pem)).json())
+    assert not CourseImporter.objects.exists()
+
+
 def test_draft_course_is_not_served(client, make_local_member):
     """A draft course answers 404, as an absent one does."""
     teacher = make_local_member("t2")

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from federation import registry as federation_registry
-from learning import credits, exams, services
+from learning import assignments, credits, exams, services
 from learning.errors import LearningError
 from learning.models import CourseAssignment, CreditEntry, Enrolment
 from tests.learning.conftest import all_true
@@ -113,7 +113,7 @@ def test_assignment_enrols_group_members(make_course, branch, make_local_member)
     _join(group, a)
     _join(group, b)
     course = make_course()
-    row = services.assign_course(secretary, course, group.actor, deadline=timezone.now() + timedelta(days=7))
+    row = assignments.assign_course(secretary, course, group.actor, deadline=timezone.now() + timedelta(days=7))
     enrolled = set(Enrolment.objects.filter(assignment=row).values_list("actor__username", flat=True))
     assert {"m1", "m2"} <= enrolled
 
@@ -124,7 +124,7 @@ def test_assignment_refused_when_not_officer(make_course, branch, make_local_mem
     member = make_local_member("m1")
     _join(group, member)
     with pytest.raises(LearningError) as err:
-        services.assign_course(member, make_course(), group.actor, deadline=timezone.now() + timedelta(days=1))
+        assignments.assign_course(member, make_course(), group.actor, deadline=timezone.now() + timedelta(days=1))
     assert err.value.status == 403
     assert not CourseAssignment.objects.exists() and not Enrolment.objects.exists()
 
@@ -136,7 +136,7 @@ def test_overdue_report_lists_unfinished_members(make_course, branch, make_local
     _join(group, done)
     _join(group, late)
     course = make_course(exam=None, credits=1)
-    row = services.assign_course(secretary, course, group.actor, deadline=timezone.now() + timedelta(days=1))
+    row = assignments.assign_course(secretary, course, group.actor, deadline=timezone.now() + timedelta(days=1))
     for lesson in course.lessons.all():
         services.complete_lesson(done, lesson)
     CourseAssignment.objects.filter(pk=row.pk).update(deadline=timezone.now() + timedelta(seconds=1))
