@@ -20,7 +20,7 @@ from federation.hosts import host_of
 from federation.keys import load_private_key
 from federation.models import Actor, ActorType
 from federation.policy import is_blocked
-from federation.signatures import sign_request
+from federation.signing import sign_request
 from federation.vocab import ACTOR_TYPES, id_of
 
 log = logging.getLogger(__name__)

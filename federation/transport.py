@@ -17,14 +17,13 @@ production code). Guarantees:
 - Bodies are counted while streaming and refused past ``max_bytes`` (and early when
   ``Content-Length`` already says so).
 - Connections are pooled per host (urllib3), safe to share between threads.
+
+The guarded connections, the watchdog and the error classes are in ``federation.netguard``;
+this module stays the public home of the API in ``__all__``.
 """
 
 from __future__ import annotations
 
-import functools
-import heapq
-import ipaddress
-import itertools
 import os
 import socket
 import ssl
@@ -32,18 +31,28 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
 from django.conf import settings
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import NameResolutionError, NewConnectionError
+from urllib3.exceptions import NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
+from federation import netguard
 from federation.hosts import is_public_address
+from federation.netguard import (
+    BadScheme,
+    BlockedAddress,
+    ConnectionFailed,
+    Guard,
+    GuardedPoolManager,
+    IPAddress,
+    Timeout,
+    TooLarge,
+    TooManyRedirects,
+    TransportError,
+)
 
 __all__ = [
     "AddressPolicy",
@@ -61,7 +70,6 @@ __all__ = [
     "get_transport",
 ]
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 #: ``policy(address, port) -> allowed``; replaces the default public-address check (tests).
 AddressPolicy = Callable[[IPAddress, int], bool]
 #: ``resolver(host, port) -> IP strings``; defaults to ``socket.getaddrinfo`` (tests map names).
@@ -74,38 +82,6 @@ _CHUNK = 64 * 1024
 _REDIRECT_BODY_LIMIT = 64 * 1024
 
 
-class TransportError(Exception):
-    """An outgoing request failed; ``reason`` is a short machine-friendly text."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class BlockedAddress(TransportError):
-    """The host resolves to an address we must not connect to (SSRF guard)."""
-
-
-class TooLarge(TransportError):
-    """The response body exceeds the size limit."""
-
-
-class Timeout(TransportError):
-    """A connect/read timeout or the total deadline of the call passed."""
-
-
-class TooManyRedirects(TransportError):
-    """More redirects than allowed."""
-
-
-class BadScheme(TransportError):
-    """The URL is not http(s), is plain http in production, or is malformed."""
-
-
-class ConnectionFailed(TransportError):
-    """DNS, TCP, TLS or HTTP protocol failure talking to the peer."""
-
-
 @dataclass(frozen=True)
 class Response:
     """A complete response: ``headers`` are case-insensitive, ``url`` is the final URL."""
@@ -114,190 +90,6 @@ class Response:
     headers: Mapping[str, str]
     body: bytes
     url: str
-
-
-# -- total-deadline watchdog ---------------------------------------------------------------
-
-
-class _Watch:
-    """One hop's deadline; ``conn`` is bound by the connection when it is used."""
-
-    __slots__ = ("active", "conn", "deadline", "fired")
-
-    def __init__(self, deadline: float) -> None:
-        self.deadline = deadline
-        self.conn: HTTPConnection | None = None
-        self.active = True
-        self.fired = False
-
-
-class _Watchdog:
-    """A single daemon thread shutting down sockets whose call deadline passed."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._heap: list[tuple[float, int, _Watch]] = []
-        self._seq = itertools.count()
-        self._thread: threading.Thread | None = None
-
-    def start(self, deadline: float) -> _Watch:
-        watch = _Watch(deadline)
-        with self._cond:
-            heapq.heappush(self._heap, (deadline, next(self._seq), watch))
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="redcloud-http-watchdog", daemon=True)
-                self._thread.start()
-            self._cond.notify()
-        return watch
-
-    def finish(self, watch: _Watch) -> bool:
-        """Stop watching; True if the deadline already fired on this watch."""
-        with self._cond:
-            watch.active = False
-            return watch.fired
-
-    def _run(self) -> None:
-        with self._cond:
-            while True:
-                while self._heap and not self._heap[0][2].active:
-                    heapq.heappop(self._heap)
-                if not self._heap:
-                    self._cond.wait()
-                    continue
-                deadline, _, watch = self._heap[0]
-                delay = deadline - time.monotonic()
-                if delay > 0:
-                    self._cond.wait(delay)
-                    continue
-                heapq.heappop(self._heap)
-                watch.fired = True
-                sock = getattr(watch.conn, "sock", None)
-                if sock is not None:
-                    try:
-                        sock.shutdown(socket.SHUT_RDWR)  # wakes a blocked recv in the worker thread
-                    except OSError:
-                        pass
-
-
-_WATCHDOG = _Watchdog()
-_local = threading.local()
-
-
-def _bind_current_watch(conn: HTTPConnection) -> None:
-    watch = getattr(_local, "watch", None)
-    if watch is not None:
-        watch.conn = conn
-
-
-# -- guarded connections -----------------------------------------------------------------
-
-
-class _Guard:
-    """Resolves and checks addresses for one Transport."""
-
-    def __init__(self, transport: Transport) -> None:
-        self._transport = transport
-
-    def open_socket(self, conn: HTTPConnection) -> socket.socket:
-        """Resolve ``conn``'s host once, refuse if any address is not allowed, connect to a checked one."""
-        host = conn._dns_host.strip("[]").rstrip(".")  # type: ignore[attr-defined]
-        port = int(conn.port or 0)
-        try:
-            found = list(dict.fromkeys(self._transport._resolve(host, port)))
-        except socket.gaierror as exc:
-            raise NameResolutionError(host, conn, exc) from exc
-        if not found:
-            raise ConnectionFailed(f"no address for {host}")
-        addresses = [ipaddress.ip_address(a) for a in found]
-        for address in addresses:
-            if not self._transport._permits(address, port):
-                raise BlockedAddress(f"address not allowed: {host} -> {address}")
-        watch = getattr(_local, "watch", None)
-        last_error: OSError | None = None
-        for address in addresses:
-            timeout = conn.timeout if isinstance(conn.timeout, int | float) else None
-            if watch is not None:
-                remaining = max(0.01, watch.deadline - time.monotonic())
-                timeout = remaining if timeout is None else min(timeout, remaining)
-            family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            try:
-                for option in conn.socket_options or ():
-                    sock.setsockopt(*option)
-                sock.settimeout(timeout)
-                sock.connect((str(address), port))
-                return sock
-            except OSError as exc:
-                sock.close()
-                last_error = exc
-        assert last_error is not None
-        raise last_error
-
-
-class _GuardedMixin:
-    def __init__(self, *args: Any, guard: _Guard, **kwargs: Any) -> None:
-        self._guard = guard
-        super().__init__(*args, **kwargs)
-
-    def _new_conn(self) -> socket.socket:
-        conn: HTTPConnection = self  # type: ignore[assignment]
-        _bind_current_watch(conn)
-        try:
-            return self._guard.open_socket(conn)
-        except TimeoutError as exc:
-            raise urllib3.exceptions.ConnectTimeoutError(conn, f"connect to {conn.host} timed out") from exc
-        except (ConnectionError, OSError) as exc:
-            if isinstance(exc, socket.gaierror):
-                raise NameResolutionError(conn.host, conn, exc) from exc
-            raise NewConnectionError(conn, f"Failed to establish a new connection: {exc}") from exc
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _bind_current_watch(self)  # type: ignore[arg-type]
-        super().request(*args, **kwargs)  # type: ignore[misc]
-
-
-class _GuardedHTTPConnection(_GuardedMixin, HTTPConnection):
-    pass
-
-
-class _GuardedHTTPSConnection(_GuardedMixin, HTTPSConnection):
-    pass
-
-
-class _GuardedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _GuardedHTTPConnection
-
-
-class _GuardedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _GuardedHTTPSConnection
-
-
-class _GuardedPoolManager(urllib3.PoolManager):
-    def __init__(self, guard: _Guard, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._guard = guard
-        self.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
-
-    def _new_pool(
-        self, scheme: str, host: str, port: int, request_context: dict[str, Any] | None = None
-    ) -> HTTPConnectionPool:
-        pool = super()._new_pool(scheme, host, port, request_context)
-        pool.conn_kw["guard"] = self._guard
-        return pool
-
-
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """System trust store; honours SSL_CERT_FILE/SSL_CERT_DIR, and REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE.
-
-    Built once per process (loading the store takes a while) and shared by all transports.
-    """
-    context = ssl.create_default_context()
-    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-        bundle = os.environ.get(name)
-        if bundle and os.path.isfile(bundle):
-            context.load_verify_locations(cafile=bundle)
-    return context
 
 
 def _merge(headers: dict[str, str], extra: Mapping[str, str]) -> None:
@@ -327,12 +119,12 @@ class Transport:
         self._address_policy = address_policy
         self._resolver = resolver
         self.connect_timeout = connect_timeout
-        self._pool = _GuardedPoolManager(
-            _Guard(self),
+        self._pool = GuardedPoolManager(
+            Guard(self._resolve, self._permits),
             num_pools=num_pools,
             maxsize=maxsize,
             block=False,
-            ssl_context=ssl_context or _ssl_context(),
+            ssl_context=ssl_context or netguard.ssl_context(),
             retries=False,
         )
 
@@ -448,8 +240,7 @@ class Transport:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise Timeout(f"deadline passed before {method} {url}")
-        watch = _WATCHDOG.start(deadline)
-        _local.watch = watch
+        watch = netguard.start_watch(deadline)
         response = None
         try:
             response = self._pool.urlopen(
@@ -471,19 +262,19 @@ class Transport:
                     raise
                 data = b""  # a redirect's body is never used; just drop the connection
                 response.close()
-            if _WATCHDOG.finish(watch):
+            if netguard.finish_watch(watch):
                 raise Timeout(f"deadline passed during {method} {url}")
             final = Response(response.status, response.headers.copy(), data, url)
             response.release_conn()
             return final
         except TransportError as exc:
-            fired = _WATCHDOG.finish(watch)
+            fired = netguard.finish_watch(watch)
             _discard(response)
             if fired and not isinstance(exc, BlockedAddress | BadScheme):
                 raise Timeout(f"deadline passed during {method} {url}") from exc
             raise
         except (Urllib3Error, OSError, ValueError) as exc:
-            fired = _WATCHDOG.finish(watch)
+            fired = netguard.finish_watch(watch)
             _discard(response)
             # NewConnectionError subclasses urllib3's ConnectTimeoutError: a refusal is no timeout.
             timed_out = isinstance(exc, Urllib3Timeout | TimeoutError) and not isinstance(exc, NewConnectionError)
@@ -491,7 +282,7 @@ class Transport:
                 raise Timeout(f"timed out: {method} {url}") from exc
             raise ConnectionFailed(f"{type(exc).__name__}: {exc}") from exc
         finally:
-            _local.watch = None
+            netguard.clear_watch()
 
 
 def _discard(response: urllib3.BaseHTTPResponse | None) -> None:
@@ -540,10 +331,10 @@ def get_transport() -> Transport:
 
 
 def _reset_after_fork() -> None:
-    global _singleton, _singleton_lock, _WATCHDOG
+    global _singleton, _singleton_lock
     _singleton = None
     _singleton_lock = threading.Lock()
-    _WATCHDOG = _Watchdog()
+    netguard.reset_after_fork()
 
 
 os.register_at_fork(after_in_child=_reset_after_fork)

@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from federation.models import Actor
 from groups import directory, services
 from groups.models import Group, Membership
-from microblog.api import errors, pagination, serializers
+from microblog.api import account_serializers, errors, pagination
 from microblog.api.auth import api_view
 
 
@@ -53,14 +53,14 @@ def group_json(group: Group, *, viewer: Actor | None, member_count: int | None =
         "parent_id": str(group.parent_id) if group.parent_id else None,
         "member_count": member_count,
         "created_at": _iso(group.created_at),
-        "account": serializers.account(group.actor, viewer=viewer),
+        "account": account_serializers.account(group.actor, viewer=viewer),
         "membership": membership_json(services.membership_of(viewer, group)),
     }
 
 
 def member_json(m: Membership, *, viewer: Actor | None) -> dict[str, Any]:
     """One membership row with the member's account."""
-    return {"id": str(m.pk), "account": serializers.account(m.actor, viewer=viewer), **membership_json(m)}  # type: ignore[dict-item]
+    return {"id": str(m.pk), "account": account_serializers.account(m.actor, viewer=viewer), **membership_json(m)}  # type: ignore[dict-item]
 
 
 def _group(group_id: int) -> Group:

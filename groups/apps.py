@@ -17,6 +17,6 @@ class GroupsConfig(AppConfig):
         registry.register_actor_extras(group_actor_extras)
         registry.register_followers_policy(followers_policy)
         from groups import (
-            events_ap,  # noqa: F401 - G3 events: chains to handlers registered above
-            transfers,  # noqa: F401 - G4 transfers: Offer/Accept/Reject{Offer} handlers
+            events_inbound,  # noqa: F401 - G3 events: chains to handlers registered above
+            transfers_inbound,  # noqa: F401 - G4 transfers: Offer/Accept/Reject{Offer} handlers
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from federation import follows
 from federation.lookup import ActorNotFound, resolve_handle
@@ -39,9 +40,9 @@ def find_group(handle: str) -> Actor:
     try:
         actor = resolve_handle(handle)
     except ActorNotFound as exc:
-        raise DirectoryError(str(exc) or "no such group") from exc
+        raise DirectoryError(str(exc) or _("no such group")) from exc
     if actor.type != ActorType.GROUP:
-        raise DirectoryError(f"{handle} is not a group")
+        raise DirectoryError(_("%(handle)s is not a group") % {"handle": handle})
     return actor
 
 
@@ -49,5 +50,5 @@ def ask_to_join(member: Actor, group_actor: Actor) -> Follow:
     """``member`` (local) asks to join a group on any node: a ``Follow`` of the group actor,
     pending until the group's officers answer. Local groups mirror it into a membership."""
     if group_actor.type != ActorType.GROUP:
-        raise DirectoryError("not a group")
+        raise DirectoryError(_("not a group"))
     return follows.follow(member, group_actor)

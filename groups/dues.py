@@ -19,6 +19,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from federation.models import Actor
 from groups.models import DuesRecord, Group
@@ -42,7 +43,7 @@ def parse_month(value: str) -> str:
     """``value`` if it is a ``YYYY-MM`` month, else :class:`DuesError`."""
     text = str(value or "").strip()
     if not MONTH.match(text):
-        raise DuesError("the month must be YYYY-MM", "month")
+        raise DuesError(_("the month must be YYYY-MM"), "month")
     return text
 
 
@@ -51,11 +52,11 @@ def parse_amount(value: Any, name: str) -> Decimal:
     try:
         amount = Decimal(str(value).strip() or "0")
     except (InvalidOperation, ValueError):
-        raise DuesError(f"{name} must be a number", name) from None
+        raise DuesError(_("%(field)s must be a number") % {"field": name}, name) from None
     if not amount.is_finite() or amount < 0:
-        raise DuesError(f"{name} must not be negative", name)
+        raise DuesError(_("%(field)s must not be negative") % {"field": name}, name)
     if amount > MAX_AMOUNT:
-        raise DuesError(f"{name} is too large", name)
+        raise DuesError(_("%(field)s is too large") % {"field": name}, name)
     return amount.quantize(CENT)
 
 
@@ -89,7 +90,7 @@ def record_dues(
     if not has_perm(officer, group, "dues"):
         raise PermissionDenied("only officers may record dues")
     if membership_of(member, group) is None:
-        raise DuesError("not a member of this group", "account")
+        raise DuesError(_("not a member of this group"), "account")
     month = parse_month(month)
     due = parse_amount(amount_due, "amount_due")
     paid = parse_amount(amount_paid, "amount_paid")
@@ -97,11 +98,11 @@ def record_dues(
         try:
             paid_on = date.fromisoformat(paid_on.strip()) if paid_on.strip() else None
         except ValueError:
-            raise DuesError("the paid date must be YYYY-MM-DD", "paid_on") from None
+            raise DuesError(_("the paid date must be YYYY-MM-DD"), "paid_on") from None
     if paid > 0 and paid_on is None:
         paid_on = timezone.localdate()
     with transaction.atomic():
-        record, _ = DuesRecord.objects.update_or_create(
+        record, _created = DuesRecord.objects.update_or_create(
             group=group,
             actor=member,
             month=month,
@@ -128,7 +129,7 @@ def history_for(viewer: Actor | None, group: Group | Actor, member: Actor | None
     if member != viewer and not has_perm(viewer, group, "dues"):
         raise PermissionDenied("members see only their own dues")
     if member == viewer and membership_of(viewer, group) is None:
-        raise PermissionDenied("not a member of this group")
+        raise PermissionDenied(_("not a member of this group"))
     return DuesRecord.objects.filter(group=group, actor=member).select_related("actor", "recorded_by")
 
 

@@ -1,9 +1,9 @@
 """Group events (Mobilizon's shape): the only write path for events and RSVPs.
 
 Officers with the ``events`` permission create, update, cancel and delete their group's events;
-members (local or remote) RSVP with ``join_event`` / ``leave_event``. A local member's RSVP to
-another node's event is sent as ``Join`` to that event's group and stays pending until its
-``Accept``. Federation happens after commit (``groups.federate_event`` and friends, in
+members (local or remote) RSVP with ``join_event`` / ``leave_event`` (``groups/events_rsvp.py``).
+A local member's RSVP to another node's event is sent as ``Join`` to that event's group and
+stays pending until its ``Accept``. Federation happens after commit (``groups.federate_event`` and friends, in
 ``groups/events_ap.py``); reminders come from the beat task ``groups.event_reminders``.
 """
 
@@ -20,6 +20,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from federation.models import Actor, Follow, FollowState
 from federation.sanitize import linkify_text
@@ -32,7 +33,6 @@ from groups.models import (
     EventStatus,
     EventVisibility,
     Group,
-    ParticipationRole,
     ParticipationState,
 )
 from microblog.models import Notification, NotificationType
@@ -44,8 +44,6 @@ EDITABLE = (
     "postal_code", "country", "latitude", "longitude", "online_url", "join_mode", "max_capacity", "visibility",
     "status",
 )  # fmt: skip
-SEATED = (ParticipationState.ACCEPTED,)
-OPEN_RSVP = (ParticipationState.PENDING, ParticipationState.TENTATIVE, ParticipationState.ACCEPTED)
 
 
 class EventError(ValueError):
@@ -76,7 +74,7 @@ def _clean(fields: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {}
     unknown = set(fields) - set(EDITABLE)
     if unknown:
-        raise EventError(f"unknown field {sorted(unknown)[0]}", field=sorted(unknown)[0])
+        raise EventError(_("unknown field %(field)s") % {"field": sorted(unknown)[0]}, field=sorted(unknown)[0])
     for key, value in fields.items():
         if isinstance(value, str) and key != "content":
             value = value.strip()
@@ -84,35 +82,35 @@ def _clean(fields: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
     if not partial or "name" in out:
         name = out.get("name") or ""
         if not name or len(name) > MAX_NAME:
-            raise EventError("an event needs a name of at most 300 characters", field="name")
+            raise EventError(_("an event needs a name of at most 300 characters"), field="name")
     if not partial and not out.get("start_at"):
-        raise EventError("an event needs a start time", field="start_at")
+        raise EventError(_("an event needs a start time"), field="start_at")
     for key in ("start_at", "end_at"):
         value = out.get(key)
         if value is not None and (not isinstance(value, datetime) or timezone.is_naive(value)):
-            raise EventError("times need a timezone", field=key)
+            raise EventError(_("times need a timezone"), field=key)
     if "timezone" in out:
         try:
             zoneinfo.ZoneInfo(out["timezone"] or "")
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise EventError("unknown timezone", field="timezone") from None
+            raise EventError(_("unknown timezone"), field="timezone") from None
     if "join_mode" in out and out["join_mode"] not in EventJoinMode.values:
-        raise EventError("join mode is free, restricted or invite", field="join_mode")
+        raise EventError(_("join mode is free, restricted or invite"), field="join_mode")
     if "status" in out and out["status"] not in EventStatus.values:
-        raise EventError("status is confirmed, tentative or cancelled", field="status")
+        raise EventError(_("status is confirmed, tentative or cancelled"), field="status")
     if "visibility" in out and out["visibility"] not in EventVisibility.values:
-        raise EventError("visibility is public or members", field="visibility")
+        raise EventError(_("visibility is public or members"), field="visibility")
     if out.get("max_capacity") is not None:
         cap = out["max_capacity"]
         if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
-            raise EventError("capacity is a positive number, or empty for unlimited", field="max_capacity")
+            raise EventError(_("capacity is a positive number, or empty for unlimited"), field="max_capacity")
     url = out.get("online_url") or ""
     if url and not url.lower().startswith(("https://", "http://")):
-        raise EventError("the meeting link must be an http(s) URL", field="online_url")
+        raise EventError(_("the meeting link must be an http(s) URL"), field="online_url")
     for key, low, high in (("latitude", -90, 90), ("longitude", -180, 180)):
         value = out.get(key)
         if value is not None and not (isinstance(value, (int, float)) and low <= value <= high):
-            raise EventError(f"{key} out of range", field=key)
+            raise EventError(_("%(field)s out of range") % {"field": key}, field=key)
     if "content" in out:
         out["content"] = linkify_text(out["content"] or "") if out["content"] else ""
     return out
@@ -120,11 +118,11 @@ def _clean(fields: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
 
 def _check_times(event: Event) -> None:
     if event.end_at is not None and event.end_at < event.start_at:
-        raise EventError("an event can't end before it starts", field="end_at")
+        raise EventError(_("an event can't end before it starts"), field="end_at")
 
 
 def _schedule(kind: str, event_id: int) -> None:
-    from groups.events_ap import federate_event_task  # conversions module imports this one
+    from groups.events_ap import federate_event_task  # it imports this one (via events_rsvp)
 
     transaction.on_commit(lambda: federate_event_task.delay(event_id, kind))
 
@@ -227,155 +225,6 @@ def events_of(viewer: Actor | None, group_actor: Actor, *, upcoming: bool = Fals
     return query.order_by("start_at", "pk")
 
 
-# --- RSVP ------------------------------------------------------------------------------------
-def participant_count(event: Event) -> int:
-    """Accepted participants: counted here for local events, as announced for remote ones."""
-    if not event.local:
-        return event.remote_participant_count
-    return event.participations.filter(state__in=SEATED, role=ParticipationRole.PARTICIPANT).count()
-
-
-def remaining_capacity(event: Event) -> int | None:
-    """Seats left (``None`` = unlimited)."""
-    if event.max_capacity is None:
-        return None
-    return max(0, event.max_capacity - participant_count(event))
-
-
-def decide_rsvp(event: Event, actor: Actor, *, tentative: bool = False) -> str:
-    """The state a new RSVP to a local event gets: ``accepted`` (free mode, seats left),
-    ``pending`` (restricted mode), ``tentative`` (a "maybe", never takes a seat) or
-    ``rejected`` (cancelled, past, invite only, full, or members-only and not a member)."""
-    if event.status == EventStatus.CANCELLED or (event.end_at or event.start_at) < timezone.now():
-        return ParticipationState.REJECTED
-    if event.join_mode == EventJoinMode.INVITE:
-        return ParticipationState.REJECTED
-    if event.visibility == EventVisibility.MEMBERS and not group_services.is_member(actor, event.group):
-        return ParticipationState.REJECTED
-    if tentative:
-        return ParticipationState.TENTATIVE
-    if remaining_capacity(event) == 0:
-        return ParticipationState.REJECTED
-    if event.join_mode == EventJoinMode.RESTRICTED:
-        return ParticipationState.PENDING
-    return ParticipationState.ACCEPTED
-
-
-def _store(event: Event, actor: Actor, state: str, join_ap_id: str) -> EventParticipation:
-    now = timezone.now()
-    row, created = EventParticipation.objects.get_or_create(
-        event=event,
-        actor=actor,
-        defaults={"state": state, "join_ap_id": join_ap_id, "created_at": now, "updated_at": now},
-    )
-    if not created:
-        row.state, row.join_ap_id, row.updated_at = state, join_ap_id or row.join_ap_id, now
-        row.save(update_fields=["state", "join_ap_id", "updated_at"])
-    return row
-
-
-def rsvp_local_event(
-    event: Event, actor: Actor, *, join_ap_id: str = "", tentative: bool = False
-) -> EventParticipation:
-    """Record an RSVP (local or remote actor) to a local event, deciding its state under a lock
-    on the event so two last-seat RSVPs can't both get it. An existing accepted/pending RSVP is
-    returned unchanged (a repeated ``Join``)."""
-    with transaction.atomic():
-        event = Event.objects.select_for_update().get(pk=event.pk)
-        existing = EventParticipation.objects.filter(event=event, actor=actor).first()
-        if existing is not None and existing.state in (ParticipationState.ACCEPTED, ParticipationState.PENDING):
-            if join_ap_id and existing.join_ap_id != join_ap_id:
-                existing.join_ap_id = join_ap_id
-                existing.save(update_fields=["join_ap_id"])
-            return existing
-        return _store(event, actor, decide_rsvp(event, actor, tentative=tentative), join_ap_id)
-
-
-def join_event(actor: Actor, event: Event, *, tentative: bool = False) -> EventParticipation:
-    """A local member RSVPs. Local event: decided at once (see :func:`decide_rsvp`); a rejected
-    RSVP raises :class:`EventError` and stores nothing. Remote event: stored ``pending`` and a
-    ``Join`` (or ``TentativeJoin``) is sent to the event's group until it answers."""
-    if not can_see(actor, event):
-        raise Event.DoesNotExist
-    if event.local:
-        with transaction.atomic():
-            row = rsvp_local_event(event, actor, tentative=tentative)
-            if row.state == ParticipationState.REJECTED:
-                transaction.set_rollback(True)
-                raise EventError(_why_rejected(event, actor))
-        return row
-    if event.status == EventStatus.CANCELLED:
-        raise EventError("this event is cancelled")
-    from groups.events_ap import send_join
-
-    with transaction.atomic():
-        existing = EventParticipation.objects.filter(event=event, actor=actor).first()
-        if existing is not None and existing.state in (ParticipationState.ACCEPTED, ParticipationState.PENDING):
-            return existing
-        row = _store(event, actor, ParticipationState.PENDING, "")
-        row.join_ap_id = send_join(row, tentative=tentative)
-        row.save(update_fields=["join_ap_id"])
-    return row
-
-
-def _why_rejected(event: Event, actor: Actor) -> str:
-    if event.status == EventStatus.CANCELLED:
-        return "this event is cancelled"
-    if (event.end_at or event.start_at) < timezone.now():
-        return "this event is over"
-    if event.join_mode == EventJoinMode.INVITE:
-        return "this event is by invitation only"
-    if event.visibility == EventVisibility.MEMBERS:
-        return "this event is for members only"
-    return "this event is full"
-
-
-def leave_event(actor: Actor, event: Event) -> EventParticipation | None:
-    """Withdraw ``actor``'s RSVP (state ``left``, seat freed); for a remote event a ``Leave``
-    goes to its group. Returns the row, or None when there was no open RSVP."""
-    with transaction.atomic():
-        row = EventParticipation.objects.select_for_update().filter(event=event, actor=actor).first()
-        if row is None or row.state not in OPEN_RSVP:
-            return None
-        row.state, row.updated_at = ParticipationState.LEFT, timezone.now()
-        row.save(update_fields=["state", "updated_at"])
-        if not event.local and actor.local:
-            from groups.events_ap import send_leave
-
-            send_leave(row)
-    return row
-
-
-def participants_for(viewer: Actor, event: Event) -> QuerySet[EventParticipation]:
-    """All RSVPs of a local event with their actors, for officers with ``events`` only."""
-    if not can_manage(viewer, event):
-        raise PermissionDenied("only officers see the participant list")
-    return event.participations.select_related("actor").order_by("created_at", "pk")
-
-
-def decide_participation(officer: Actor, row: EventParticipation, *, accept: bool) -> EventParticipation:
-    """An officer accepts or rejects a pending (or tentative) RSVP; a remote participant gets
-    ``Accept{Join}``/``Reject{Join}``. Accepting past capacity raises :class:`EventError`."""
-    event = row.event
-    if not can_manage(officer, event):
-        raise PermissionDenied("only officers decide on participants")
-    with transaction.atomic():
-        Event.objects.select_for_update().get(pk=event.pk)
-        row = EventParticipation.objects.select_for_update().get(pk=row.pk)
-        if row.state not in (ParticipationState.PENDING, ParticipationState.TENTATIVE, ParticipationState.ACCEPTED):
-            raise EventError("this RSVP is no longer open")
-        if accept and row.state != ParticipationState.ACCEPTED and remaining_capacity(event) == 0:
-            raise EventError("this event is full")
-        row.state = ParticipationState.ACCEPTED if accept else ParticipationState.REJECTED
-        row.updated_at = timezone.now()
-        row.save(update_fields=["state", "updated_at"])
-        if not row.actor.local:
-            from groups.events_ap import send_rsvp_answer
-
-            send_rsvp_answer(event, row.actor, row.join_ap_id, accept=accept)
-    return row
-
-
 # --- reminders -------------------------------------------------------------------------------
 def reminder_lead() -> timedelta:
     """How long before the start reminders go out (``GROUPS_EVENT_REMINDER_MINUTES``, default
@@ -431,7 +280,7 @@ def calendar_token_for(actor: Actor, group: Group) -> str:
 
     if not group_services.is_member(actor, group):
         raise PermissionDenied("only members have a private calendar feed")
-    row, _ = CalendarToken.objects.get_or_create(
+    row, _created = CalendarToken.objects.get_or_create(
         group=group, actor=actor, defaults={"token": secrets.token_urlsafe(24)}
     )
     return row.token

@@ -22,6 +22,7 @@ from federation.models import Actor
 from federation.views import activity_json
 from federation.vocab import wants_activitypub
 from groups import events as services
+from groups import events_rsvp as rsvp
 from groups import ical
 from groups.events_ap import event_to_ap
 from groups.models import Event, EventParticipation, EventVisibility, Group
@@ -156,9 +157,9 @@ def event_page(request: HttpRequest, name: str, event_id: int) -> HttpResponse:
         "event": event,
         "mine": mine,
         "manage": manage,
-        "participants": services.participants_for(viewer, event) if manage and viewer else [],
-        "count": services.participant_count(event),
-        "remaining": services.remaining_capacity(event),
+        "participants": rsvp.participants_for(viewer, event) if manage and viewer else [],
+        "count": rsvp.participant_count(event),
+        "remaining": rsvp.remaining_capacity(event),
         "error": request.GET.get("error", "")[:200],
     }
     return render(request, "groups/events/detail.html", context)
@@ -175,9 +176,9 @@ def event_action(request: HttpRequest, name: str, event_id: int, action: str) ->
         raise PermissionDenied
     try:
         if action in ("join", "maybe"):
-            services.join_event(viewer, event, tentative=action == "maybe")
+            rsvp.join_event(viewer, event, tentative=action == "maybe")
         elif action == "leave":
-            services.leave_event(viewer, event)
+            rsvp.leave_event(viewer, event)
         elif action == "cancel":
             services.cancel_event(viewer, event)
         else:
@@ -200,7 +201,7 @@ def participant_decide(
     if decision not in ("accept", "reject") or viewer is None:
         raise Http404
     try:
-        services.decide_participation(viewer, row, accept=decision == "accept")
+        rsvp.decide_participation(viewer, row, accept=decision == "accept")
     except services.EventError as exc:
         return HttpResponseRedirect(f"{event.url}?error={quote(str(exc))}")
     return HttpResponseRedirect(event.url)
@@ -259,8 +260,8 @@ def event_json(event: Event, *, viewer: Actor | None) -> dict[str, Any]:
         "online_url": event.online_url or None,
         "join_mode": event.join_mode,
         "max_capacity": event.max_capacity,
-        "participant_count": services.participant_count(event),
-        "remaining_capacity": services.remaining_capacity(event),
+        "participant_count": rsvp.participant_count(event),
+        "remaining_capacity": rsvp.remaining_capacity(event),
         "status": event.status,
         "visibility": event.visibility,
         "local": event.local,
@@ -303,7 +304,7 @@ def api_event_join(request: HttpRequest, event_id: int) -> Any:
     event = _api_event(request, event_id)
     tentative = param_str(read_params(request).get("tentative")).lower() in ("1", "true")
     try:
-        services.join_event(request.actor, event, tentative=tentative)  # type: ignore[attr-defined]
+        rsvp.join_event(request.actor, event, tentative=tentative)  # type: ignore[attr-defined]
     except services.EventError as exc:
         raise errors.ValidationFailed(str(exc)) from exc
     return event_json(event, viewer=request.actor)  # type: ignore[attr-defined]
@@ -313,7 +314,7 @@ def api_event_join(request: HttpRequest, event_id: int) -> Any:
 def api_event_leave(request: HttpRequest, event_id: int) -> Any:
     """Withdraw the viewer's RSVP."""
     event = _api_event(request, event_id)
-    services.leave_event(request.actor, event)  # type: ignore[attr-defined]
+    rsvp.leave_event(request.actor, event)  # type: ignore[attr-defined]
     return event_json(event, viewer=request.actor)  # type: ignore[attr-defined]
 
 
@@ -321,7 +322,7 @@ def api_event_leave(request: HttpRequest, event_id: int) -> Any:
 def api_event_participants(request: HttpRequest, event_id: int) -> Any:
     """All RSVPs of a local event: officers with the ``events`` permission only (403)."""
     event = _api_event(request, event_id)
-    rows = services.participants_for(request.actor, event)  # type: ignore[attr-defined]
+    rows = rsvp.participants_for(request.actor, event)  # type: ignore[attr-defined]
     return [
         {
             "id": str(p.pk),

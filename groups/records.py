@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.db.models.functions import ExtractYear
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from federation.models import Actor
 from federation.sanitize import plain_text
@@ -80,7 +81,7 @@ def _clean_topics(topics: Iterable[str] | str) -> list[str]:
     cleaned = [clean_text(t, 200) for t in topics]
     cleaned = [t for t in cleaned if t]
     if len(cleaned) > MAX_TOPICS:
-        raise RecordError(f"at most {MAX_TOPICS} topics", "topics")
+        raise RecordError(_("at most %(count)d topics") % {"count": MAX_TOPICS}, "topics")
     return cleaned
 
 
@@ -90,7 +91,7 @@ def _clean_date(value: date | str) -> date:
     try:
         return date.fromisoformat(str(value).strip())
     except ValueError:
-        raise RecordError("the date must be YYYY-MM-DD", "held_on") from None
+        raise RecordError(_("the date must be YYYY-MM-DD"), "held_on") from None
 
 
 def _can_write(actor: Actor | None, group: Group) -> None:
@@ -104,7 +105,9 @@ def _set_attendance(meeting: Meeting, attendees: Sequence[Actor], absentees: dic
     allowed = set(meeting.group.memberships.filter(actor__in=listed).values_list("actor_id", flat=True))
     strangers = [a.handle for a in listed if a.pk not in allowed]
     if strangers:
-        raise RecordError(f"not members of this group: {', '.join(strangers)}", "attendees")
+        raise RecordError(
+            _("not members of this group: %(accounts)s") % {"accounts": ", ".join(strangers)}, "attendees"
+        )
     meeting.attendance.all().delete()
     rows = [MeetingAttendance(meeting=meeting, actor=a, present=True) for a in attendees]
     rows += [
@@ -134,7 +137,7 @@ def create_meeting(
     group = as_group(group)
     _can_write(actor, group)
     if kind not in meeting_kinds():
-        raise RecordError(f"unknown meeting kind {kind!r}", "kind")
+        raise RecordError(_("unknown meeting kind %(kind)s") % {"kind": repr(kind)}, "kind")
     with transaction.atomic():
         meeting = Meeting.objects.create(
             group=group,
@@ -158,7 +161,7 @@ def update_meeting(actor: Actor, meeting: Meeting, **changes: Any) -> Meeting:
     with transaction.atomic():
         if "kind" in changes:
             if changes["kind"] not in meeting_kinds():
-                raise RecordError(f"unknown meeting kind {changes['kind']!r}", "kind")
+                raise RecordError(_("unknown meeting kind %(kind)s") % {"kind": repr(changes["kind"])}, "kind")
             meeting.kind = changes["kind"]
         if "held_on" in changes:
             meeting.held_on = _clean_date(changes["held_on"])
@@ -198,11 +201,11 @@ def _sniff(upload: UploadedFile) -> tuple[str, str]:
         try:
             upload.read().decode("utf-8")
         except UnicodeDecodeError:
-            raise RecordError("text attachments must be UTF-8", "attachment") from None
+            raise RecordError(_("text attachments must be UTF-8"), "attachment") from None
         finally:
             upload.seek(0)
         return "text/plain", ".txt"
-    raise RecordError("attachments may be PDF, images, text or office documents", "attachment")
+    raise RecordError(_("attachments may be PDF, images, text or office documents"), "attachment")
 
 
 def add_attachment(actor: Actor, meeting: Meeting, upload: UploadedFile) -> MeetingAttachment:
@@ -210,7 +213,7 @@ def add_attachment(actor: Actor, meeting: Meeting, upload: UploadedFile) -> Meet
     content, never from the client; too large or unknown files raise :class:`RecordError`."""
     _can_write(actor, meeting.group)
     if (upload.size or 0) > max_attachment_bytes():
-        raise RecordError("the attachment is too large", "attachment")
+        raise RecordError(_("the attachment is too large"), "attachment")
     ctype, ext = _sniff(upload)
     name = clean_text(upload.name or "attachment", 200) or "attachment"
     row = MeetingAttachment(meeting=meeting, name=name, content_type=ctype, size=upload.size or 0, uploaded_by=actor)

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from federation import follows
 from federation.actors import NameTaken, create_local_actor
@@ -78,11 +79,13 @@ def create_group(
     member, a group or the node, when the kind is not configured, or the parent is not local."""
     kinds = list(getattr(settings, "GROUPS_KINDS", ["branch"]))
     if kind not in kinds:
-        raise GroupError(f"unknown group kind {kind!r} (one of: {', '.join(kinds)})")
+        raise GroupError(
+            _("unknown group kind %(kind)s (one of: %(kinds)s)") % {"kind": repr(kind), "kinds": ", ".join(kinds)}
+        )
     if not secretary.local:
-        raise GroupError("the secretary must be a member of this node")
+        raise GroupError(_("the secretary must be a member of this node"))
     if parent is not None and not parent.actor.local:
-        raise GroupError("the parent group must be on this node")
+        raise GroupError(_("the parent group must be on this node"))
     top_role = next(iter(roles()))
     with transaction.atomic():
         try:
@@ -94,7 +97,9 @@ def create_group(
                 manually_approves_followers=True,
             )
         except NameTaken as exc:
-            raise GroupError(f"the name {name!r} is already used on this node or is not a valid name") from exc
+            raise GroupError(
+                _("the name %(name)s is already used on this node or is not a valid name") % {"name": repr(name)}
+            ) from exc
         group = Group.objects.create(
             actor=actor, kind=kind, parent=parent, description=description, members_only=members_only
         )
@@ -191,9 +196,9 @@ def request_membership(actor: Actor, group: Group | Actor) -> Membership:
     while pending or active changes nothing. Remote members ask from their own node."""
     group = as_group(group)
     if not actor.local:
-        raise GroupError("members of other nodes ask to join from their own node")
+        raise GroupError(_("members of other nodes ask to join from their own node"))
     if actor.pk == group.actor_id:
-        raise GroupError("a group cannot join itself")
+        raise GroupError(_("a group cannot join itself"))
     with transaction.atomic():
         membership = membership_of(actor, group)
         if membership is not None and membership.state == MembershipState.ACTIVE:
@@ -210,7 +215,7 @@ def approve(group: Group | Actor, member: Actor, *, by: Actor | None) -> Members
     with transaction.atomic():
         membership = membership_of(member, group)
         if membership is None or membership.state != MembershipState.PENDING:
-            raise GroupError("there is no pending request from this account")
+            raise GroupError(_("there is no pending request from this account"))
         _set_state(membership, MembershipState.ACTIVE, "approved", by=_by(by))
         row = _follow_row(group, member)
         if _via_join(membership):
@@ -235,7 +240,7 @@ def reject(group: Group | Actor, member: Actor, *, by: Actor | None) -> Membersh
     with transaction.atomic():
         membership = membership_of(member, group)
         if membership is None or membership.state != MembershipState.PENDING:
-            raise GroupError("there is no pending request from this account")
+            raise GroupError(_("there is no pending request from this account"))
         _set_state(membership, MembershipState.REJECTED, "rejected", by=_by(by))
         _drop_follow(group, membership)
     return membership
@@ -266,7 +271,7 @@ def remove(group: Group | Actor, member: Actor, *, by: Actor | None) -> Membersh
     with transaction.atomic():
         membership = membership_of(member, group)
         if membership is None or membership.state != MembershipState.ACTIVE:
-            raise GroupError("this account is not an active member")
+            raise GroupError(_("this account is not an active member"))
         if by is not None:
             mine = membership_of(by, group)
             if mine is not None and _rank(membership.role) < _rank(mine.role):
@@ -287,12 +292,12 @@ def leave(member: Actor, group: Group | Actor) -> Membership:
         membership = membership_of(member, group)
         live = (MembershipState.ACTIVE, MembershipState.PENDING, MembershipState.INVITED)
         if membership is None or membership.state not in live:
-            raise GroupError("not a member of this group")
+            raise GroupError(_("not a member of this group"))
         top = next(iter(roles()))
         if membership.active and membership.role == top:
             others = active_members(group).filter(role=top).exclude(pk=membership.pk)
             if not others.exists():
-                raise GroupError("the last secretary cannot leave; appoint another first")
+                raise GroupError(_("the last secretary cannot leave; appoint another first"))
         _set_state(membership, MembershipState.LEFT, "left")
         if member.local:
             follows.unfollow(member, group.actor)
@@ -308,9 +313,9 @@ def invite(group: Group | Actor, invitee: Actor, *, by: Actor | None) -> Members
     group = as_group(group)
     require_perm(by, group, "approve")
     with transaction.atomic():
-        membership, _ = Membership.objects.get_or_create(group=group, actor=invitee)
+        membership, _created = Membership.objects.get_or_create(group=group, actor=invitee)
         if membership.state == MembershipState.ACTIVE:
-            raise GroupError("already a member")
+            raise GroupError(_("already a member"))
         _set_state(membership, MembershipState.INVITED, "invited", by=_by(by))
         if not invitee.local:
             from groups.inbound import send_invite
@@ -325,15 +330,17 @@ def set_role(group: Group | Actor, member: Actor, role: str, *, by: Actor | None
     group = as_group(group)
     require_perm(by, group, "roles")
     if role not in roles():
-        raise GroupError(f"unknown role {role!r} (one of: {', '.join(roles())})")
+        raise GroupError(
+            _("unknown role %(role)s (one of: %(roles)s)") % {"role": repr(role), "roles": ", ".join(roles())}
+        )
     with transaction.atomic():
         membership = membership_of(member, group)
         if membership is None or not membership.active:
-            raise GroupError("this account is not an active member")
+            raise GroupError(_("this account is not an active member"))
         top = next(iter(roles()))
         if membership.role == top and role != top:
             if not active_members(group).filter(role=top).exclude(pk=membership.pk).exists():
-                raise GroupError("the group needs a secretary; appoint another first")
+                raise GroupError(_("the group needs a secretary; appoint another first"))
         before = roles().get(membership.role, {}).get("officer", False)
         membership.role = role
         _record(membership, "role", role=role, by=_by(by))
@@ -350,7 +357,7 @@ def verify_real_name(group: Group | Actor, member: Actor, *, by: Actor | None, v
     require_perm(by, group, "verify")
     membership = membership_of(member, group)
     if membership is None or not membership.active:
-        raise GroupError("this account is not an active member")
+        raise GroupError(_("this account is not an active member"))
     membership.real_name_verified = verified
     membership.verified_by = by if verified else None
     _record(membership, "verified" if verified else "unverified", by=_by(by))

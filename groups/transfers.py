@@ -24,6 +24,9 @@ Consistency ("never a member of both, never of neither" from the member's point 
   the member's status on both nodes shows ``accepted``/``offered`` and X's record is superseded.
 - On one node both groups change in one database transaction, so there is no window at all.
 Inbound handlers are idempotent (a replayed Offer or Accept changes nothing).
+
+The record and the Offer as AS2 are in ``groups/transfers_ap.py``; the inbound handlers in
+``groups/transfers_inbound.py``.
 """
 
 from __future__ import annotations
@@ -35,22 +38,19 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from federation import follows
-from federation.inbound import Reject, same_origin
 from federation.lookup import resolve_handle
 from federation.models import Actor, ActorType, Follow, FollowState
 from federation.outbox import publish
-from federation.registry import register_handler
 from federation.resolve import get_or_fetch_actor
-from federation.vocab import CONTEXT, id_of
-from groups.dues import paid_up_to
+from federation.vocab import CONTEXT
 from groups.models import Group, Membership, MembershipState, Transfer, TransferState
 from groups.records import clean_text
 from groups.services import as_group, has_perm, is_member, membership_of
+from groups.transfers_ap import membership_record, offer_to_ap
 
-RECORD_TYPE = "redcloud:MembershipRecord"
-NS = "redcloud:"
 OPEN = (TransferState.REQUESTED, TransferState.OFFERED)
 
 
@@ -69,95 +69,27 @@ def _group_actor(value: Group | Actor | str) -> Actor:
         try:
             actor = get_or_fetch_actor(text) if text.startswith(("https://", "http://")) else resolve_handle(text)
         except Exception as exc:  # unknown host, not found, refused by policy: one answer
-            raise TransferError(f"cannot find the group {value!r}") from exc
+            raise TransferError(_("cannot find the group %(group)s") % {"group": repr(value)}) from exc
     if actor.type != ActorType.GROUP:
-        raise TransferError("the target is not a group")
+        raise TransferError(_("the target is not a group"))
     if actor.local and not Group.objects.filter(actor=actor).exists():
-        raise TransferError("the target is not a group")
+        raise TransferError(_("the target is not a group"))
     return actor
 
 
-def _local_group(actor: Actor) -> Group | None:
+def local_group_of(actor: Actor) -> Group | None:
+    """The local Group of a group actor; None for a remote group."""
     return Group.objects.filter(actor=actor).first() if actor.local else None
 
 
-def _set(transfer: Transfer, state: str, **fields: Any) -> Transfer:
+def set_state(transfer: Transfer, state: str, **fields: Any) -> Transfer:
+    """Move ``transfer`` to ``state`` now, setting ``fields`` too, and save it."""
     transfer.state = state
     transfer.state_changed_at = timezone.now()
     for name, value in fields.items():
         setattr(transfer, name, value)
     transfer.save()
     return transfer
-
-
-# ---------------------------------------------------------------- the membership record
-
-
-def membership_record(membership: Membership) -> dict[str, Any]:
-    """What a transfer carries: join date, roles held (current first), real-name verification,
-    dues paid up to, and the membership's history (events with their dates and roles)."""
-    roles = [membership.role]
-    for entry in membership.history:
-        role = entry.get("role") if isinstance(entry, dict) else None
-        if isinstance(role, str) and role not in roles:
-            roles.append(role)
-    history = [
-        {k: v for k, v in entry.items() if k in ("event", "at", "role", "group", "from", "to")}
-        for entry in membership.history
-        if isinstance(entry, dict)
-    ]
-    return {
-        "group": membership.group.actor.ap_id,
-        "joinedAt": membership.joined_at.isoformat() if membership.joined_at else None,
-        "roles": roles,
-        "realNameVerified": bool(membership.real_name_verified),
-        "duesPaidUpTo": paid_up_to(membership.group, membership.actor) or None,
-        "history": history,
-    }
-
-
-def offer_to_ap(transfer: Transfer) -> dict[str, Any]:
-    """The ``Offer`` X sends Y: ``redcloud:`` terms of the namespace in ``federation.vocab``."""
-    record = transfer.record
-    return {
-        "@context": CONTEXT,
-        "id": transfer.offer_ap_id,
-        "type": "Offer",
-        "actor": transfer.source.ap_id,
-        "to": [transfer.target.ap_id],
-        "target": transfer.target.ap_id,
-        "object": {
-            "id": f"{transfer.offer_ap_id}#record",
-            "type": RECORD_TYPE,
-            "attributedTo": transfer.source.ap_id,
-            f"{NS}member": transfer.member.ap_id,
-            f"{NS}joinedAt": record.get("joinedAt"),
-            f"{NS}roles": record.get("roles", []),
-            f"{NS}realNameVerified": bool(record.get("realNameVerified")),
-            f"{NS}duesPaidUpTo": record.get("duesPaidUpTo"),
-            f"{NS}history": record.get("history", []),
-        },
-        "published": transfer.state_changed_at.isoformat(),
-    }
-
-
-def ap_to_record(obj: dict[str, Any], source: Actor) -> dict[str, Any]:
-    """The membership record of an inbound Offer's object (tolerant of missing fields)."""
-
-    def get(name: str) -> Any:
-        return obj.get(f"{NS}{name}", obj.get(name))
-
-    roles = [str(r)[:32] for r in (get("roles") or []) if isinstance(r, str)][:20]
-    history = [h for h in (get("history") or []) if isinstance(h, dict)][:200]
-    dues = get("duesPaidUpTo")
-    return {
-        "group": source.ap_id,
-        "joinedAt": get("joinedAt") if isinstance(get("joinedAt"), str) else None,
-        "roles": roles,
-        "realNameVerified": get("realNameVerified") is True,
-        "duesPaidUpTo": dues if isinstance(dues, str) else None,
-        "history": [{k: str(v)[:500] for k, v in h.items()} for h in history],
-    }
 
 
 # ---------------------------------------------------------------- source side (X)
@@ -172,15 +104,15 @@ def request_transfer(
     open transfer per member and source group."""
     source = as_group(source)
     if not is_member(member, source):
-        raise TransferError("only active members can be transferred")
+        raise TransferError(_("only active members can be transferred"))
     if requester != member and not has_perm(requester, source, "transfer"):
         raise PermissionDenied("only the member or an officer may ask for a transfer")
     target_actor = _group_actor(target)
     if target_actor.pk == source.actor_id:
-        raise TransferError("the member is already in this group")
+        raise TransferError(_("the member is already in this group"))
     with transaction.atomic():
         if Transfer.objects.filter(member=member, source=source.actor, state__in=OPEN).exists():
-            raise TransferError("a transfer of this member is already under way")
+            raise TransferError(_("a transfer of this member is already under way"))
         return Transfer.objects.create(
             member=member,
             source=source.actor,
@@ -194,17 +126,17 @@ def approve_transfer(officer: Actor, transfer: Transfer) -> Transfer:
     """X's officer (``transfer`` permission) approves: the record is frozen into the transfer
     and offered to Y (an ``Offer`` to a remote Y, queued in the same transaction). The member
     stays active in X until Y accepts."""
-    source = _local_group(transfer.source)
+    source = local_group_of(transfer.source)
     if source is None or not has_perm(officer, source, "transfer"):
         raise PermissionDenied("only the source group's officers approve transfers")
     with transaction.atomic():
         transfer = Transfer.objects.select_for_update().get(pk=transfer.pk)
         if transfer.state != TransferState.REQUESTED:
-            raise TransferError(f"the transfer is {transfer.state}")
+            raise TransferError(_("the transfer is %(state)s") % {"state": transfer.state})
         membership = membership_of(transfer.member, source)
         if membership is None or not membership.active:
-            raise TransferError("the member is no longer active in this group")
-        _set(
+            raise TransferError(_("the member is no longer active in this group"))
+        set_state(
             transfer,
             TransferState.OFFERED,
             approved_by=officer,
@@ -223,14 +155,14 @@ def approve_transfer(officer: Actor, transfer: Transfer) -> Transfer:
 
 def decline_transfer(officer: Actor, transfer: Transfer, *, reason: str = "") -> Transfer:
     """X's officer refuses a requested transfer; the member stays where they are."""
-    source = _local_group(transfer.source)
+    source = local_group_of(transfer.source)
     if source is None or not has_perm(officer, source, "transfer"):
         raise PermissionDenied("only the source group's officers decline transfers")
     with transaction.atomic():
         transfer = Transfer.objects.select_for_update().get(pk=transfer.pk)
         if transfer.state != TransferState.REQUESTED:
-            raise TransferError(f"the transfer is {transfer.state}")
-        return _set(
+            raise TransferError(_("the transfer is %(state)s") % {"state": transfer.state})
+        return set_state(
             transfer, TransferState.DECLINED, decided_by=officer, reason=clean_text(reason, 1000) or transfer.reason
         )
 
@@ -238,17 +170,17 @@ def decline_transfer(officer: Actor, transfer: Transfer, *, reason: str = "") ->
 def cancel_transfer(actor: Actor, transfer: Transfer) -> Transfer:
     """The member (or an X officer) withdraws a transfer not yet approved. Once offered, only Y
     decides: cancelling then could race Y's Accept into a double membership."""
-    source = _local_group(transfer.source)
+    source = local_group_of(transfer.source)
     if actor != transfer.member and not (source and has_perm(actor, source, "transfer")):
         raise PermissionDenied("only the member or an officer may cancel")
     with transaction.atomic():
         transfer = Transfer.objects.select_for_update().get(pk=transfer.pk)  # re-read: approval may have won
         if transfer.state != TransferState.REQUESTED:
-            raise TransferError("only a transfer not yet approved can be cancelled")
-        return _set(transfer, TransferState.CANCELLED, decided_by=actor)
+            raise TransferError(_("only a transfer not yet approved can be cancelled"))
+        return set_state(transfer, TransferState.CANCELLED, decided_by=actor)
 
 
-def _mark_transferred_out(source: Group, transfer: Transfer) -> None:
+def mark_transferred_out(source: Group, transfer: Transfer) -> None:
     """X's side of a completed transfer: the membership ends as ``transferred_out`` and the
     member's follow of X is dropped (a remote member's node is told with ``Reject``)."""
     membership = membership_of(transfer.member, source)
@@ -321,18 +253,18 @@ def accept_transfer(officer: Actor, transfer: Transfer) -> Transfer:
     """Y's officer (``transfer`` permission) accepts an offered transfer: the member becomes an
     active member of Y with their history; X (local: in this same transaction; remote: on
     receiving our ``Accept``) marks them transferred out."""
-    target = _local_group(transfer.target)
+    target = local_group_of(transfer.target)
     if target is None or not has_perm(officer, target, "transfer"):
         raise PermissionDenied("only the target group's officers accept transfers")
     with transaction.atomic():
         transfer = Transfer.objects.select_for_update().select_related("source", "target", "member").get(pk=transfer.pk)
         if transfer.state != TransferState.OFFERED:
-            raise TransferError(f"the transfer is {transfer.state}")
+            raise TransferError(_("the transfer is %(state)s") % {"state": transfer.state})
         _activate(target, transfer)
-        _set(transfer, TransferState.ACCEPTED, decided_by=officer)
-        source = _local_group(transfer.source)
+        set_state(transfer, TransferState.ACCEPTED, decided_by=officer)
+        source = local_group_of(transfer.source)
         if source is not None:
-            _mark_transferred_out(source, transfer)
+            mark_transferred_out(source, transfer)
         else:
             _answer(transfer, "Accept")
     return transfer
@@ -340,93 +272,19 @@ def accept_transfer(officer: Actor, transfer: Transfer) -> Transfer:
 
 def reject_transfer(officer: Actor, transfer: Transfer, *, reason: str = "") -> Transfer:
     """Y's officer refuses an offered transfer; the member stays active in X."""
-    target = _local_group(transfer.target)
+    target = local_group_of(transfer.target)
     if target is None or not has_perm(officer, target, "transfer"):
         raise PermissionDenied("only the target group's officers reject transfers")
     with transaction.atomic():
         transfer = Transfer.objects.select_for_update().select_related("source", "target", "member").get(pk=transfer.pk)
         if transfer.state != TransferState.OFFERED:
-            raise TransferError(f"the transfer is {transfer.state}")
-        _set(transfer, TransferState.REJECTED, decided_by=officer, reason=clean_text(reason, 1000) or transfer.reason)
+            raise TransferError(_("the transfer is %(state)s") % {"state": transfer.state})
+        set_state(
+            transfer, TransferState.REJECTED, decided_by=officer, reason=clean_text(reason, 1000) or transfer.reason
+        )
         if not transfer.source.local:
             _answer(transfer, "Reject")
     return transfer
-
-
-# ---------------------------------------------------------------- inbound
-
-
-@register_handler("Offer", RECORD_TYPE)
-def handle_offer_membership(activity: dict[str, Any], actor: Actor) -> None:
-    """A remote group X offers us one of its members: stored as ``offered`` for our officers."""
-    obj = activity.get("object")
-    target = Group.objects.filter(actor__ap_id=id_of(activity.get("target")), actor__local=True).first()
-    if target is None:
-        raise Reject("the Offer's target is not a group of this node")
-    if actor.type != ActorType.GROUP:
-        raise Reject("only a group may offer a member")
-    if not isinstance(obj, dict) or not same_origin(activity.get("id"), actor):
-        raise Reject("a membership Offer must embed the record and come from the group's host")
-    if Transfer.objects.filter(offer_ap_id=activity["id"]).exists():
-        return  # a replay
-    try:
-        member = get_or_fetch_actor(str(obj.get(f"{NS}member") or ""))
-    except Exception as exc:
-        raise Reject(f"cannot resolve the member: {exc}") from exc
-    Transfer.objects.create(
-        member=member,
-        source=actor,
-        target=target.actor,
-        state=TransferState.OFFERED,
-        record=ap_to_record(obj, actor),
-        offer_ap_id=activity["id"],
-    )
-
-
-def _outgoing_for_answer(activity: dict[str, Any], actor: Actor) -> Transfer | None:
-    offer_id = id_of(activity.get("object"))
-    transfer = (
-        Transfer.objects.select_for_update()
-        .select_related("source", "target", "member")
-        .filter(offer_ap_id=offer_id)
-        .first()
-        if offer_id
-        else None
-    )
-    if transfer is None or not transfer.source.local:
-        return None
-    if transfer.target_id != actor.pk:
-        raise Reject("only the target group may answer a membership Offer")
-    return transfer
-
-
-@register_handler("Accept", "Offer")
-def handle_accept_offer(activity: dict[str, Any], actor: Actor) -> None:
-    """Y accepted our Offer: the member is now Y's, so X marks them transferred out (idempotent)."""
-    transfer = _outgoing_for_answer(activity, actor)
-    if transfer is None:
-        raise Reject("no such membership Offer")
-    if transfer.state == TransferState.ACCEPTED:
-        return
-    if transfer.state != TransferState.OFFERED:
-        raise Reject(f"the transfer is {transfer.state}")
-    source = _local_group(transfer.source)
-    _set(transfer, TransferState.ACCEPTED)
-    if source is not None:
-        _mark_transferred_out(source, transfer)
-
-
-@register_handler("Reject", "Offer")
-def handle_reject_offer(activity: dict[str, Any], actor: Actor) -> None:
-    """Y refused our Offer: the member stays active in X (idempotent)."""
-    transfer = _outgoing_for_answer(activity, actor)
-    if transfer is None:
-        raise Reject("no such membership Offer")
-    if transfer.state == TransferState.REJECTED:
-        return
-    if transfer.state != TransferState.OFFERED:
-        raise Reject(f"the transfer is {transfer.state}")
-    _set(transfer, TransferState.REJECTED)
 
 
 # ---------------------------------------------------------------- reading
@@ -454,7 +312,7 @@ def get_transfer_for(viewer: Actor | None, transfer_id: int) -> Transfer:
     if viewer is not None and viewer == transfer.member:
         return transfer
     for side in (transfer.source, transfer.target):
-        group = _local_group(side)
+        group = local_group_of(side)
         if group is not None and has_perm(viewer, group, "transfer"):
             return transfer
     raise Transfer.DoesNotExist("no such transfer")

@@ -15,7 +15,7 @@ from federation.lookup import ActorNotFound, resolve_handle
 from federation.models import Actor, ActorBlock, Follow, FollowState
 from microblog import profiles, timelines
 from microblog import search as search_module
-from microblog.api import serializers
+from microblog.api import account_serializers, serializers
 from microblog.api.auth import api_view, param_bool, param_int, param_list, param_str
 from microblog.api.errors import Forbidden, NotFound, ValidationFailed, json_response
 from microblog.api.pagination import link_header, page_params, paginate
@@ -53,7 +53,7 @@ def find_by_acct(value: str) -> Actor | None:
 @api_view(("read:accounts", "profile"))
 def verify_credentials(request: HttpRequest) -> dict[str, Any]:
     """``GET /api/v1/accounts/verify_credentials``: the viewer's CredentialAccount."""
-    return serializers.credential_account(request.actor)  # type: ignore[attr-defined]
+    return account_serializers.credential_account(request.actor)  # type: ignore[attr-defined]
 
 
 def _fields(params: dict[str, Any]) -> list[tuple[str, str]] | None:
@@ -97,7 +97,7 @@ def update_credentials(request: HttpRequest) -> dict[str, Any]:
         )
     except profiles.ProfileError as exc:
         raise ValidationFailed(exc.message) from exc
-    return serializers.credential_account(actor)
+    return account_serializers.credential_account(actor)
 
 
 @api_view(None)
@@ -107,13 +107,13 @@ def lookup(request: HttpRequest) -> dict[str, Any]:
     actor = find_by_acct(acct) if acct else None
     if actor is None:
         raise NotFound()
-    return serializers.account(actor)
+    return account_serializers.account(actor)
 
 
 @api_view(None)
 def show(request: HttpRequest, account_id: int) -> dict[str, Any]:
     """``GET /api/v1/accounts/:id``."""
-    return serializers.account(get_account(account_id), viewer=request.actor)  # type: ignore[attr-defined]
+    return account_serializers.account(get_account(account_id), viewer=request.actor)  # type: ignore[attr-defined]
 
 
 @api_view(None)
@@ -142,7 +142,7 @@ def _follow_list(request: HttpRequest, qs: Any, side: str) -> Any:
         request, qs.select_related(side, f"{side}__user"), default=ACCOUNT_LIST_DEFAULT, maximum=ACCOUNT_LIST_MAX
     )
     actors = [getattr(row, side) for row in rows]
-    return json_response(serializers.accounts(actors, viewer=request.actor), link=link)  # type: ignore[attr-defined]
+    return json_response(account_serializers.accounts(actors, viewer=request.actor), link=link)  # type: ignore[attr-defined]
 
 
 @api_view(None)
@@ -176,7 +176,7 @@ def follow(request: HttpRequest, account_id: int) -> dict[str, Any]:
         follow_service.follow(viewer, target)
     except follow_service.FollowError as exc:
         raise Forbidden(str(exc)) from exc
-    return serializers.relationship(viewer, target)
+    return account_serializers.relationship(viewer, target)
 
 
 @api_view(("write:follows", "follow"), methods=("POST",))
@@ -185,7 +185,7 @@ def unfollow(request: HttpRequest, account_id: int) -> dict[str, Any]:
     viewer: Actor = request.actor  # type: ignore[attr-defined]
     target = get_account(account_id)
     follow_service.unfollow(viewer, target)
-    return serializers.relationship(viewer, target)
+    return account_serializers.relationship(viewer, target)
 
 
 @api_view(("write:follows", "follow"), methods=("POST",))
@@ -196,7 +196,7 @@ def remove_from_followers(request: HttpRequest, account_id: int) -> dict[str, An
     row = Follow.objects.filter(follower=target, target=viewer).select_related("follower", "target").first()
     if row is not None:
         follow_service.reject_follow(row)
-    return serializers.relationship(viewer, target)
+    return account_serializers.relationship(viewer, target)
 
 
 @api_view(("read:follows", "follow"))
@@ -210,7 +210,7 @@ def relationships_view(request: HttpRequest) -> list[dict[str, Any]]:
             continue
     found = Actor.objects.in_bulk(ids)
     targets = [found[i] for i in dict.fromkeys(ids) if i in found]
-    return serializers.relationships(request.actor, targets)  # type: ignore[attr-defined]
+    return account_serializers.relationships(request.actor, targets)  # type: ignore[attr-defined]
 
 
 def _search_accounts(viewer: Actor, q: str, *, resolve: bool, limit: int, following: bool) -> list[Actor]:
@@ -260,4 +260,4 @@ def search(request: HttpRequest) -> list[dict[str, Any]]:
         limit=limit,
         following=param_bool(params.get("following")),
     )
-    return serializers.accounts(actors, viewer=request.actor)  # type: ignore[attr-defined]
+    return account_serializers.accounts(actors, viewer=request.actor)  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from microblog import services
-from microblog.api import errors, serializers
+from microblog.api import account_serializers, errors, serializers
 from microblog.api.auth import api_view
 from microblog.api.pagination import paginate
 from microblog.api.statuses import optional_scope, visible_status
@@ -29,7 +29,7 @@ def favourited_by(request: HttpRequest, status_id: str) -> Any:
     post = visible_status(request, status_id)
     rows = Favourite.objects.filter(post=post.reblog_of or post).select_related("actor")
     page, link = paginate(request, rows, default=ACCOUNTS_DEFAULT, maximum=ACCOUNTS_MAX)
-    data = serializers.accounts([f.actor for f in page], viewer=request.actor)  # type: ignore[attr-defined]
+    data = account_serializers.accounts([f.actor for f in page], viewer=request.actor)  # type: ignore[attr-defined]
     return errors.json_response(data, link=link)
 
 
@@ -40,7 +40,7 @@ def reblogged_by(request: HttpRequest, status_id: str) -> Any:
     post = visible_status(request, status_id)
     rows = Post.objects.filter(reblog_of=post.reblog_of or post, deleted_at__isnull=True).select_related("author")
     page, link = paginate(request, rows, default=ACCOUNTS_DEFAULT, maximum=ACCOUNTS_MAX)
-    data = serializers.accounts([p.author for p in page], viewer=request.actor)  # type: ignore[attr-defined]
+    data = account_serializers.accounts([p.author for p in page], viewer=request.actor)  # type: ignore[attr-defined]
     return errors.json_response(data, link=link)
 
 

@@ -18,7 +18,7 @@ from django.templatetags.static import static
 from django.utils import timezone
 
 from federation.models import Actor, ActorType
-from microblog.api import serializers
+from microblog.api import account_serializers
 from microblog.api.auth import api_view
 from microblog.models import Post
 
@@ -107,13 +107,13 @@ def instance_v1(request: HttpRequest) -> dict[str, Any]:
         "version": version(),
         "urls": {},  # no streaming API: clients fall back to polling
         "stats": _stats(),
-        "thumbnail": serializers.absolute(static(serializers.DEFAULT_HEADER)),
+        "thumbnail": account_serializers.absolute(static(account_serializers.DEFAULT_HEADER)),
         "languages": _languages(),
         "registrations": open_,
         "approval_required": approval,
         "invites_enabled": str(getattr(settings, "NODE_REGISTRATION", "")) == "invite",
         "configuration": {k: v for k, v in config.items()},
-        "contact_account": serializers.account(contact) if contact else None,
+        "contact_account": account_serializers.account(contact) if contact else None,
         "rules": [],
     }
 
@@ -136,7 +136,7 @@ def instance_v2(request: HttpRequest) -> dict[str, Any]:
         "source_url": str(settings.NODE_BASE_URL),
         "description": _description(),
         "usage": {"users": {"active_month": active}},
-        "thumbnail": {"url": serializers.absolute(static(serializers.DEFAULT_HEADER))},
+        "thumbnail": {"url": account_serializers.absolute(static(account_serializers.DEFAULT_HEADER))},
         "icon": [],
         "languages": _languages(),
         "configuration": {
@@ -147,7 +147,7 @@ def instance_v2(request: HttpRequest) -> dict[str, Any]:
         },
         "registrations": {"enabled": open_, "approval_required": approval, "message": None, "url": None},
         "api_versions": {"mastodon": 2},
-        "contact": {"email": "", "account": serializers.account(contact) if contact else None},
+        "contact": {"email": "", "account": account_serializers.account(contact) if contact else None},
         "rules": [],
     }
 

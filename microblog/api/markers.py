@@ -14,7 +14,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from microblog.api import serializers
+from microblog.api import account_serializers
 from microblog.api.auth import api_view, param_list, param_str
 from microblog.models import Marker
 
@@ -26,7 +26,7 @@ def marker_entity(marker: Marker) -> dict[str, Any]:
     return {
         "last_read_id": marker.last_read_id,
         "version": marker.version,
-        "updated_at": serializers.iso(marker.updated_at),
+        "updated_at": account_serializers.iso(marker.updated_at),
     }
 
 

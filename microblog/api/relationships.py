@@ -12,7 +12,7 @@ from django.utils import timezone
 from federation import follows as follow_service
 from federation.models import Actor, ActorBlock, Follow, FollowState
 from microblog import interactions
-from microblog.api import serializers
+from microblog.api import account_serializers
 from microblog.api.accounts import ACCOUNT_LIST_DEFAULT, ACCOUNT_LIST_MAX, get_account
 from microblog.api.auth import api_view, param_bool, param_int
 from microblog.api.errors import Forbidden, NotFound, ValidationFailed, json_response
@@ -34,7 +34,7 @@ def block(request: HttpRequest, account_id: int) -> dict[str, Any]:
         interactions.block(viewer, target)
     except interactions.InteractionError as exc:
         raise ValidationFailed(str(exc)) from exc
-    return serializers.relationship(viewer, target)
+    return account_serializers.relationship(viewer, target)
 
 
 @api_view(("write:blocks", "follow"), methods=("POST",))
@@ -42,7 +42,7 @@ def unblock(request: HttpRequest, account_id: int) -> dict[str, Any]:
     """``POST /api/v1/accounts/:id/unblock``."""
     viewer, target = _viewer(request), get_account(account_id)
     interactions.unblock(viewer, target)
-    return serializers.relationship(viewer, target)
+    return account_serializers.relationship(viewer, target)
 
 
 @api_view(("write:mutes", "follow"), methods=("POST",))
@@ -60,7 +60,7 @@ def mute(request: HttpRequest, account_id: int) -> dict[str, Any]:
         )
     except interactions.InteractionError as exc:
         raise ValidationFailed(str(exc)) from exc
-    return serializers.relationship(viewer, target)
+    return account_serializers.relationship(viewer, target)
 
 
 @api_view(("write:mutes", "follow"), methods=("POST",))
@@ -68,13 +68,13 @@ def unmute(request: HttpRequest, account_id: int) -> dict[str, Any]:
     """``POST /api/v1/accounts/:id/unmute``."""
     viewer, target = _viewer(request), get_account(account_id)
     interactions.unmute(viewer, target)
-    return serializers.relationship(viewer, target)
+    return account_serializers.relationship(viewer, target)
 
 
 def _accounts_page(request: HttpRequest, qs: Any, side: str) -> Any:
     rows, link = paginate(request, qs.select_related(side), default=ACCOUNT_LIST_DEFAULT, maximum=ACCOUNT_LIST_MAX)
     actors = [getattr(row, side) for row in rows]
-    return json_response(serializers.accounts(actors, viewer=_viewer(request)), link=link)
+    return json_response(account_serializers.accounts(actors, viewer=_viewer(request)), link=link)
 
 
 @api_view(("read:blocks", "follow"))
@@ -116,7 +116,7 @@ def authorize_request(request: HttpRequest, account_id: int) -> dict[str, Any]:
     viewer = _viewer(request)
     row = _pending(viewer, account_id)
     follow_service.accept_follow(row)
-    return serializers.relationship(viewer, row.follower)
+    return account_serializers.relationship(viewer, row.follower)
 
 
 @api_view(("write:follows", "follow"), methods=("POST",))
@@ -126,4 +126,4 @@ def reject_request(request: HttpRequest, account_id: int) -> dict[str, Any]:
     row = _pending(viewer, account_id)
     follower = row.follower
     follow_service.reject_follow(row)
-    return serializers.relationship(viewer, follower)
+    return account_serializers.relationship(viewer, follower)

@@ -14,7 +14,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from microblog import search as search_service
-from microblog.api import errors, serializers
+from microblog.api import account_serializers, errors, serializers
 from microblog.api.auth import api_view, param_bool, param_int, param_str
 from microblog.api.statuses import optional_scope
 
@@ -57,7 +57,7 @@ def search(request: HttpRequest) -> Any:
     statuses = list(found.get("statuses") or [])[:limit]
     hashtags = list(found.get("hashtags") or [])[:limit]
     return {
-        "accounts": serializers.accounts(accounts, viewer=viewer) if kind in (None, "accounts") else [],
+        "accounts": account_serializers.accounts(accounts, viewer=viewer) if kind in (None, "accounts") else [],
         "statuses": serializers.statuses(statuses, viewer=viewer) if kind in (None, "statuses") else [],
         "hashtags": [serializers.tag(h) for h in hashtags] if kind in (None, "hashtags") else [],
     }

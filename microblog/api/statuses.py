@@ -16,7 +16,7 @@ from django.http import HttpRequest
 
 from microblog import media as media_service
 from microblog import services
-from microblog.api import errors, serializers
+from microblog.api import account_serializers, errors, serializers
 from microblog.api.auth import api_view, param_bool, param_list, param_str, scope_allows
 from microblog.models import Media, Poll, Post, PostEdit, Visibility
 
@@ -260,7 +260,7 @@ def _edit_entry(post: Post, edit: PostEdit | None, account: dict[str, Any], medi
         "content": edit.content if edit is not None else post.content,
         "spoiler_text": edit.summary if edit is not None else post.summary,
         "sensitive": edit.sensitive if edit is not None else post.sensitive,
-        "created_at": serializers.iso(edit.created_at if edit is not None else post.published_at),
+        "created_at": account_serializers.iso(edit.created_at if edit is not None else post.published_at),
         "account": account,
         "media_attachments": attachments,
         "emojis": [],
@@ -277,7 +277,7 @@ def status_history(request: HttpRequest, status_id: str) -> Any:
     """``GET /api/v1/statuses/:id/history``: every version, oldest first, the current one last."""
     optional_scope(request, "read:statuses")
     post = visible_status(request, status_id)
-    account = serializers.account(post.author, viewer=request.actor)  # type: ignore[attr-defined]
+    account = account_serializers.account(post.author, viewer=request.actor)  # type: ignore[attr-defined]
     media = list(post.media.order_by("position", "id"))
     edits = list(post.edits.order_by("created_at", "id"))
     if not edits:

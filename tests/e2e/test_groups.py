@@ -58,4 +58,5 @@ def test_group_name_taken_by_member_fails_clearly(devnet):
     a.manage("member", "create", "gtaken", "--name", "Taken", "--random-password", check=True)
     result = a.manage("group", "create", "gtaken", "--secretary", "gtaken")
     assert result.returncode != 0
-    assert "already used" in result.stderr and "Traceback" not in result.stderr
+    # The node speaks its default language, zh-Hans ("... is already used on this node ...").
+    assert "'gtaken'" in result.stderr and "已被使用" in result.stderr and "Traceback" not in result.stderr

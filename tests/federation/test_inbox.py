@@ -14,7 +14,7 @@ import pytest
 from federation.keys import generate_key_pair, load_private_key
 from federation.models import Actor, Delivery, Follow, FollowState, InboxItem, InboxItemState
 from federation.policy import block_domain, forget_blocks
-from federation.signatures import sign_request
+from federation.signing import sign_request
 
 AS2 = "application/activity+json"
 pytestmark = pytest.mark.django_db

@@ -18,9 +18,9 @@ from federation.signatures import (
     content_digest_header,
     digest_header,
     parse_signature,
-    sign_request,
     verify_signature,
 )
+from federation.signing import sign_request
 
 VECTORS = Path(__file__).parent / "vectors"
 KEY_ID = "https://sender.example/actors/1#main-key"

@@ -53,7 +53,7 @@ def test_moderators_of_non_group_is_404(secretary):
 
 def test_mastodon_api_shows_group_flag(group, secretary):
     """The Mastodon account of a group says group: true."""
-    from microblog.api.serializers import account
+    from microblog.api.account_serializers import account
 
     assert account(group.actor)["group"] is True
     assert account(secretary)["group"] is False

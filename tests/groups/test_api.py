@@ -104,7 +104,7 @@ def test_create_group_staff_only(secretary, bob, api_for):
     created = api_for(secretary).post("/api/v1/groups", {"name": "newb", "display_name": "New", "kind": "branch"})
     assert created.status_code == 201
     assert created.json()["membership"]["role"] == "secretary"
-    taken = api_for(secretary).post("/api/v1/groups", {"name": "bob", "kind": "branch"})
+    taken = api_for(secretary).post("/api/v1/groups", {"name": "bob", "kind": "branch"}, HTTP_ACCEPT_LANGUAGE="en")
     assert taken.status_code == 422 and "already used" in taken.json()["error"]
 
 

@@ -6,6 +6,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from federation.models import OutboxActivity
 from groups import services
@@ -29,7 +30,7 @@ def test_cli_create_group(secretary):
 
 def test_cli_create_name_taken_is_clear_error(secretary):
     """A name already held by a member gives a CommandError and no group."""
-    with pytest.raises(CommandError, match="already used"):
+    with translation.override("en"), pytest.raises(CommandError, match="already used"):
         run("create", "sec", "--secretary", "sec")
     assert not Group.objects.exists()
 
@@ -68,7 +69,7 @@ def test_cli_reject_local_request(group, make_local_member):
 def test_cli_approve_without_request_errors(group, make_local_member):
     """Approving someone who did not ask is a CommandError and changes nothing."""
     make_local_member("bob")
-    with pytest.raises(CommandError, match="no pending request"):
+    with translation.override("en"), pytest.raises(CommandError, match="no pending request"):
         run("approve", "branch1", "bob")
     with pytest.raises(CommandError, match="no group"):
         run("approve", "nogroup", "bob")

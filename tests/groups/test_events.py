@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from federation import registry
 from federation.models import Actor, ActorType, Delivery, OutboxActivity
-from groups import events
+from groups import events, events_rsvp
 from groups.events_ap import event_fields, event_to_ap, federate_event
 from groups.models import Event, EventParticipation
 from microblog.models import Notification
@@ -147,12 +147,12 @@ def test_rsvp_free_accepts_until_full_then_rejects(group, secretary, make_member
     a, b = make_local_member("ann"), make_local_member("ben")
     make_member(group, a)
     make_member(group, b)
-    assert events.join_event(a, event).state == "accepted"
+    assert events_rsvp.join_event(a, event).state == "accepted"
     with pytest.raises(events.EventError):
-        events.join_event(b, event)
+        events_rsvp.join_event(b, event)
     assert not EventParticipation.objects.filter(actor=b).exists()
-    events.leave_event(a, event)
-    assert events.join_event(b, event).state == "accepted"  # the seat freed by leaving is taken
+    events_rsvp.leave_event(a, event)
+    assert events_rsvp.join_event(b, event).state == "accepted"  # the seat freed by leaving is taken
 
 
 def test_rsvp_restricted_pending_until_officer_accepts(group, secretary, make_member, make_local_member):
@@ -160,14 +160,14 @@ def test_rsvp_restricted_pending_until_officer_accepts(group, secretary, make_me
     event = _event(group, secretary, join_mode="restricted")
     ann = make_local_member("ann")
     make_member(group, ann)
-    row = events.join_event(ann, event)
+    row = events_rsvp.join_event(ann, event)
     assert row.state == "pending"
     with pytest.raises(PermissionDenied):
-        events.decide_participation(ann, row, accept=True)
+        events_rsvp.decide_participation(ann, row, accept=True)
     with pytest.raises(PermissionDenied):
-        events.participants_for(ann, event)
-    assert events.decide_participation(secretary, row, accept=True).state == "accepted"
-    assert [p.actor for p in events.participants_for(secretary, event)] == [ann]
+        events_rsvp.participants_for(ann, event)
+    assert events_rsvp.decide_participation(secretary, row, accept=True).state == "accepted"
+    assert [p.actor for p in events_rsvp.participants_for(secretary, event)] == [ann]
 
 
 def _join(remote, event, suffix="1") -> dict:
@@ -193,9 +193,9 @@ def test_inbound_join_full_event_rejected_with_reject(
     event = _event(group, secretary, max_capacity=1)
     ann = make_local_member("ann")
     make_member(group, ann)
-    events.join_event(ann, event)
+    events_rsvp.join_event(ann, event)
     registry.handler_for("Join", None)(_join(bob, event), bob)
-    assert events.participant_count(event) == 1
+    assert events_rsvp.participant_count(event) == 1
     assert not _sent("Accept") and [b["type"] for b, _ in _sent("Reject")] == ["Reject"]
     assert EventParticipation.objects.get(actor=bob).state == "rejected"
 
@@ -233,7 +233,7 @@ def test_mobilizon_leave_fixture_frees_seat(group, secretary, fixture_path):
     registry.handler_for("Join", None)(_join(admin, event), admin)
     data["object"] = event.ap_id
     registry.handler_for("Leave", None)(data, admin)
-    assert EventParticipation.objects.get(actor=admin).state == "left" and events.participant_count(event) == 0
+    assert EventParticipation.objects.get(actor=admin).state == "left" and events_rsvp.participant_count(event) == 0
 
 
 def test_local_member_joins_remote_event_pending_until_mobilizon_accept(local_member, fixture_path):
@@ -257,7 +257,7 @@ def test_local_member_joins_remote_event_pending_until_mobilizon_accept(local_me
         name="Remote",
         start_at=timezone.now() + timedelta(days=1),
     )
-    row = events.join_event(local_member, event)
+    row = events_rsvp.join_event(local_member, event)
     [(join, inboxes)] = _sent("Join")
     assert row.state == "pending" and join["object"] == event.ap_id and inboxes == [grp.inbox_url]
     accept["object"].update(id=join["id"], actor=local_member.ap_id, object=event.ap_id)
@@ -273,8 +273,8 @@ def test_reminders_sent_once(group, secretary, make_member, make_local_member, s
     make_member(group, ann)
     soon = _event(group, secretary, start_at=timezone.now() + timedelta(minutes=30))
     later = _event(group, secretary, name="Later", start_at=timezone.now() + timedelta(days=3))
-    events.join_event(ann, soon)
-    events.join_event(ann, later)
+    events_rsvp.join_event(ann, soon)
+    events_rsvp.join_event(ann, later)
     assert events.send_reminders() == 2  # ann and the organiser
     assert events.send_reminders() == 0
     assert Notification.objects.filter(recipient=ann, from_actor=group.actor).count() == 1
@@ -290,7 +290,7 @@ def test_members_only_event_hidden_from_outsiders(group, secretary, make_local_m
     with pytest.raises(Event.DoesNotExist):
         events.get_event_for(eve, event.pk)
     with pytest.raises(Event.DoesNotExist):
-        events.join_event(eve, event)
+        events_rsvp.join_event(eve, event)
     assert list(events.events_of(None, group.actor)) == [] and not EventParticipation.objects.exists()
 
 

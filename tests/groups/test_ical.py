@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 from icalendar import Calendar
 
-from groups import events
+from groups import events, events_rsvp
 from groups.models import Event, EventParticipation
 
 pytestmark = pytest.mark.django_db
@@ -128,7 +128,7 @@ def test_api_join_full_event_422_nothing_stored(group, secretary, make_member, m
     make_member(group, ann)
     make_member(group, ben)
     event = _event(group, secretary, max_capacity=1)
-    events.join_event(ann, event)
+    events_rsvp.join_event(ann, event)
     response = api_for(ben).post(f"/api/v1/events/{event.pk}/join")
     assert response.status_code == 422 and not EventParticipation.objects.filter(actor=ben).exists()
 

@@ -11,7 +11,7 @@ from django.test import Client
 
 from federation.keys import load_private_key
 from federation.models import Follow, OutboxActivity
-from federation.signatures import sign_request
+from federation.signing import sign_request
 from groups.models import Membership, MembershipState
 from groups.posts import create_group_post
 
@@ -73,7 +73,7 @@ def test_secretary_removes_and_verifies_via_api(group, secretary, crew, api_for)
     )
     assert api.post(action_url(group, crew["bob"], "remove")).json()["state"] == MembershipState.REMOVED
     assert not Follow.objects.filter(follower=crew["bob"], target=group.actor, state="accepted").exists()
-    again = api.post(action_url(group, crew["bob"], "remove"))
+    again = api.post(action_url(group, crew["bob"], "remove"), HTTP_ACCEPT_LANGUAGE="en")
     assert again.status_code == 422 and "not an active member" in again.json()["error"]
 
 

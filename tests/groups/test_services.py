@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.utils import translation
 
 from federation.models import Actor, ActorType, Delivery, Follow, FollowState, OutboxActivity
 from groups import services
@@ -25,7 +26,7 @@ def test_create_group_makes_locked_group_actor_with_secretary(group, secretary):
 def test_create_group_rejects_name_of_member(make_group, make_local_member):
     """A group cannot take a member's name: a clear GroupError and no group is stored."""
     make_local_member("taken")
-    with pytest.raises(services.GroupError, match="already used"):
+    with translation.override("en"), pytest.raises(services.GroupError, match="already used"):
         make_group("taken")
     assert not Group.objects.exists()
     assert Actor.objects.filter(username="taken", type=ActorType.GROUP).count() == 0
@@ -33,7 +34,7 @@ def test_create_group_rejects_name_of_member(make_group, make_local_member):
 
 def test_create_group_rejects_unknown_kind(make_group):
     """An unconfigured kind is refused and nothing is created."""
-    with pytest.raises(services.GroupError, match="kind"):
+    with translation.override("en"), pytest.raises(services.GroupError, match="kind"):
         make_group("g1", kind="club")
     assert not Group.objects.exists()
 

@@ -79,7 +79,7 @@ def test_local_transfer_rolls_back_on_failure(two_branches, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(transfers, "_mark_transferred_out", boom)
+    monkeypatch.setattr(transfers, "mark_transferred_out", boom)
     with pytest.raises(RuntimeError):
         transfers.accept_transfer(sec(y), transfer)
     assert is_member(bob, x) and not is_member(bob, y)

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from microblog.api import serializers
+from microblog.api import account_serializers, serializers
 from microblog.models import (
     Bookmark,
     Favourite,
@@ -140,7 +140,7 @@ def test_notification_reply_is_mention(local_member, make_local_member):
 def test_remote_account_acct_and_group(make_remote_actor):
     """Remote accounts have ``user@domain`` acct; Group actors have ``group: true``."""
     group, _ = make_remote_actor("club", domain="lemmy.example", type="Group")
-    data = serializers.account(group)
+    data = account_serializers.account(group)
     assert data["acct"] == "club@lemmy.example"
     assert data["group"] is True
     assert data["avatar"].endswith("missing-avatar.png")
