@@ -53,3 +53,8 @@ bench: $(VENV)/.dev messages migrate
 
 clean:
 	rm -rf var $(VENV)
+
+## A province hub, two prefectures and three counties on 127.0.0.1:8200-8205 with sample data
+## (members, groups, posts in Chinese, a poll, an event, a course); runs until Ctrl-C.
+federation-demo: $(VENV)/.runtime messages
+	$(PY) manage.py devnet_demo $(DEMO_ARGS)

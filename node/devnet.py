@@ -55,6 +55,7 @@ class Devnet:
     keeps parallel test runs apart). ``redis_url``:
     each node uses its own Redis database number, counting up from the URL's, flushed at start.
     Without them every node uses SQLite and the file-system broker in its var folder.
+    ``extra_env`` goes to every node, ``node_env`` (by node name) to one node, after it.
     """
 
     def __init__(
@@ -67,6 +68,7 @@ class Devnet:
         redis_url: str | None = None,
         web_server: str = "gunicorn",
         extra_env: Mapping[str, str] | None = None,
+        node_env: Mapping[str, Mapping[str, str]] | None = None,
         startup_timeout: float = 90.0,
         label: str = "",
         grace: float = 10.0,
@@ -80,6 +82,7 @@ class Devnet:
         self.redis_url = redis_url or None
         self.web_server = web_server
         self.extra_env = dict(extra_env or {})
+        self.node_env = {name: dict(env) for name, env in (node_env or {}).items()}
         self.startup_timeout = startup_timeout
         self.grace = grace
         self.log = log or (lambda message: None)
@@ -169,6 +172,7 @@ class Devnet:
             if self.redis_url:
                 env["REDIS_URL"] = self._redis_url_for(index)
             env.update(self.extra_env)
+            env.update(self.node_env.get(spec.name, {}))
             env = {key: value for key, value in env.items() if value != ""}
             env_file = self.directory / f"{spec.name}.env"
             write_env_file(env_file, env, header=f"devnet node {spec.name}: NODE_ENV_FILE={env_file} manage.py ...")
@@ -228,6 +232,16 @@ class Devnet:
     def pids(self) -> set[int]:
         """Every live process this devnet started."""
         return set().union(*(node.pids() for node in self.nodes.values())) if self.nodes else set()
+
+    def watch(self, stop_requested: threading.Event, report: Callable[[str], None]) -> None:
+        """Block until ``stop_requested`` is set, reporting (once each) processes that exit meanwhile."""
+        reported: set[tuple[str, str]] = set()
+        while not stop_requested.wait(1.0):
+            for node in self.nodes.values():
+                for kind, process in node.processes.items():
+                    if process.poll() is not None and (node.name, kind) not in reported:
+                        reported.add((node.name, kind))
+                        report(f"{node.name} {kind} exited with code {process.returncode}; see {node.log_path(kind)}")
 
     def stop(self) -> None:
         """Stop every process of every node: SIGTERM to each group leader, then SIGKILL to whatever is

@@ -5,13 +5,19 @@
 - ``Follow{as:Public}`` from a plain ActivityPub server's instance actor subscribes it to the
   relay (Mastodon's relay convention), ``Undo`` of it unsubscribes.
 - ``Announce`` from a child (or, re-broadcast, from our parent) is a relayed object: fetched
-  from its origin (an embedded copy from another host is never trusted), stored once as a
-  post, and passed on by :mod:`node.hub_relay`. From anyone else the app handlers registered
-  before us run unchanged.
+  from its origin (an embedded copy from another host is never trusted), stored once (a post
+  through microblog; an event, a course... through the app handler registered for
+  ``Create{<its type>}``, as if its origin had sent it), and passed on by :mod:`node.hub_relay`.
+  From anyone else the app handlers registered before us run unchanged.
+- Public ``Create``/``Update``/``Delete`` sent by a child node's instance actor itself (course
+  publications) are handled by the app as before and then passed on upward the same way, so
+  they reach the province through every prefecture.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from typing import Any
 
@@ -26,6 +32,7 @@ from federation.inbound import Reject, same_origin
 from federation.models import Actor, Follow
 from federation.resolve import ResolveError, get_or_fetch_actor
 from federation.vocab import PUBLIC_FORMS, id_of, ids_of, type_of
+from learning.sharing_ap import COURSE_TYPES
 from microblog import tasks as microblog_tasks
 from microblog.activitypub import RemotePostError, ap_to_post
 from microblog.models import Post
@@ -37,6 +44,11 @@ log = logging.getLogger(__name__)
 
 POST_TYPES = ("Note", "Page", "Article", "Question")
 WRAPPED_ANNOUNCE_OBJECTS = (None, "Note", "Page", "Article", "Question", "Event", "Create", "Update", "Delete")
+# Objects published by a node's instance actor itself (not by a member or group): received from a
+# child, they are passed on upward after the app stored them.
+INSTANCE_PUBLISHED_TYPES = tuple(sorted(COURSE_TYPES))
+# App handlers (as registered before the hub wrapped them) that store a relayed non-post object.
+_storers: dict[tuple[str, str], registry.Handler] = {}
 
 
 def _is_instance_actor(actor: Actor) -> bool:
@@ -157,15 +169,20 @@ def relay_source(actor: Actor) -> NodeRelation | None:
     )
 
 
-def _store_post(doc: dict[str, Any]) -> Post | None:
-    """Store a post document fetched from its origin; its author must be on the same host."""
-    authors = ids_of(doc.get("attributedTo"))
+def _owner_of(doc: dict[str, Any]) -> Actor:
+    """The actor a fetched document is attributed to (a post's author, an event's group, a
+    course's publishing instance actor); it must be on the document's own host."""
+    owners = [o for o in ids_of(doc.get("attributedTo")) if o not in PUBLIC_FORMS]
     try:
-        if not authors or host_of(authors[0]) != host_of(str(doc["id"])):
+        if not owners or host_of(owners[0]) != host_of(str(doc["id"])):
             raise Reject("relayed object is attributed to another host")
-        author = get_or_fetch_actor(authors[0])
+        return get_or_fetch_actor(owners[0])
     except (ValueError, ResolveError) as exc:
         raise Reject(f"relayed object's author unavailable: {exc}") from exc
+
+
+def _store_post(doc: dict[str, Any], author: Actor) -> Post | None:
+    """Store a post document fetched from its origin, by its ``author`` (see :func:`_owner_of`)."""
     existed = Post.objects.filter(ap_id=doc["id"]).exists()
     try:
         post = ap_to_post(doc, actor=author)
@@ -181,7 +198,6 @@ def handle_relayed(activity: dict[str, Any], actor: Actor, rel: NodeRelation) ->
     """A relayed ``Announce{object id}`` from a child (or our parent): fetch the object from its
     origin, store it (deduplicated by id and version), tombstone it when the origin says it is
     gone, and pass it on. Returns the row, or ``None`` for a duplicate or our own object."""
-    NodeRelation.objects.filter(pk=rel.pk).update(last_seen_at=timezone.now())
     object_id = id_of(activity.get("object"))
     if not object_id or not same_origin(str(activity.get("id") or ""), actor):
         raise Reject("a relay Announce needs an object and an id on the relay's host")
@@ -202,7 +218,11 @@ def handle_relayed(activity: dict[str, Any], actor: Actor, rel: NodeRelation) ->
         deleted = True
     if doc is not None and not _public_doc(doc):
         raise Reject("relayed object is not public at its origin")
-    version = "deleted" if deleted else str((doc or {}).get("updated") or (doc or {}).get("published") or "")[:64]
+    # Every fetch happens before the first write: the handler runs in one transaction, and a
+    # database write lock held across HTTP (SQLite) can deadlock two nodes fetching each other.
+    owner = _owner_of(doc) if doc is not None and _stored_here(doc) else None
+    NodeRelation.objects.filter(pk=rel.pk).update(last_seen_at=timezone.now())
+    version = "deleted" if deleted else _doc_version(doc or {})
     row, created = RelayedObject.objects.get_or_create(
         object_ap_id=object_id,
         defaults={"origin_domain": origin, "via": rel, "object_type": str(type_of(doc) or "")[:32]},
@@ -213,13 +233,65 @@ def handle_relayed(activity: dict[str, Any], actor: Actor, rel: NodeRelation) ->
         post = Post.objects.select_for_update().filter(ap_id=object_id, local=False).first()
         if post is not None and post.deleted_at is None:
             tombstone(post)
-    elif type_of(doc) in POST_TYPES:
-        _store_post(doc)  # other types (events, courses) are passed on but not stored here
+        _withdraw_other(object_id, row.object_type, origin)
+    elif doc is not None and owner is not None:
+        if type_of(doc) in POST_TYPES:
+            _store_post(doc, owner)
+        else:
+            _store_other(doc, owner, update=not created)
     row.version, row.deleted = version, deleted
     row.save(update_fields=["version", "deleted"])
     upward = rel.direction == RelationDirection.CHILD
     transaction.on_commit(lambda: hub_relay.relay(object_id, version, upward=upward, exclude_hosts={actor.domain}))
     return row
+
+
+def _doc_version(doc: dict[str, Any]) -> str:
+    """The version of a fetched document: ``updated`` or ``published``; a digest of the document
+    when it has neither (Mobilizon-style events), so a changed event is passed on again."""
+    stamp = str(doc.get("updated") or doc.get("published") or "")[:64]
+    if stamp:
+        return stamp
+    canonical = json.dumps(doc, sort_keys=True, ensure_ascii=False, default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def _stored_here(doc: dict[str, Any]) -> bool:
+    """True when a relayed document of this type is stored here (posts, and the types an app
+    handler stores); other types are only passed on."""
+    kind = type_of(doc) or ""
+    return kind in POST_TYPES or ("Create", kind) in _storers
+
+
+def _store_other(doc: dict[str, Any], owner: Actor, *, update: bool) -> None:
+    """Store a relayed non-post object (an event, a course) with the app handler of
+    ``Create``/``Update{<type>}``, as if its ``owner`` (the event's group, the course's
+    publishing instance actor) had sent it: the document came from its origin, so it is the
+    origin's own word."""
+    kind = type_of(doc) or ""
+    handler = _storers.get(("Update" if update else "Create", kind)) or _storers.get(("Create", kind))
+    if handler is None:
+        return
+    activity = {
+        "id": f"{doc['id']}#relayed",
+        "type": "Update" if update else "Create",
+        "actor": owner.ap_id,
+        "object": doc,
+        "to": doc.get("to", []),
+        "cc": doc.get("cc", []),
+    }
+    handler(activity, owner)
+
+
+def _withdraw_other(object_id: str, kind: str, origin: str) -> None:
+    """The origin says an object its node's instance actor published (a course) is gone: the app
+    handler of ``Delete{<type>}`` runs as if that instance actor had sent it."""
+    handler = _storers.get(("Delete", kind)) if kind in INSTANCE_PUBLISHED_TYPES else None
+    owner = Actor.objects.filter(domain=origin, username=INSTANCE_ACTOR_USERNAME, local=False).first()
+    if handler is None or owner is None:
+        return
+    activity = {"id": f"{object_id}#relayed-delete", "type": "Delete", "actor": owner.ap_id}
+    handler({**activity, "object": {"id": object_id, "type": kind}}, owner)
 
 
 def _public_doc(doc: dict[str, Any]) -> bool:
@@ -242,6 +314,46 @@ def _wrap_announce(previous: registry.Handler | None) -> registry.Handler:
     return handle_announce
 
 
+def _wrap_instance_published(previous: registry.Handler | None) -> registry.Handler:
+    def handle_instance_published(activity: dict[str, Any], actor: Actor) -> None:
+        """The app handles the activity; when it is a public one of a child node's own instance
+        actor (a course publication), it is then passed on upward, once."""
+        if previous is None:
+            raise Reject("no handler for this object")
+        previous(activity, actor)
+        rel = relay_source(actor)
+        if rel is None or rel.direction != RelationDirection.CHILD:
+            return
+        pass_on_upward(activity, actor, rel)
+
+    return handle_instance_published
+
+
+def pass_on_upward(activity: dict[str, Any], actor: Actor, rel: NodeRelation) -> RelayedObject | None:
+    """Pass a public activity a child node's instance actor published itself (already handled
+    by the app) on to our parent as a relay ``Announce``; deduplicated by object id and version.
+    Returns the row, or ``None`` when it is not public or was passed on already."""
+    hub.touch(actor)
+    key = hub_relay.relay_key(activity)
+    if key is None:
+        return None
+    object_id, version = key
+    if not same_origin(object_id, actor):
+        return None  # only a node's own objects
+    obj = activity.get("object")
+    row, created = RelayedObject.objects.get_or_create(
+        object_ap_id=object_id,
+        defaults={"origin_domain": actor.domain, "via": rel, "object_type": str(type_of(obj) or "")[:32]},
+    )
+    deleted = version == "deleted"
+    if not created and row.version == version and row.deleted == deleted:
+        return None
+    row.version, row.deleted = version, deleted
+    row.save(update_fields=["version", "deleted"])
+    transaction.on_commit(lambda: hub_relay.relay(object_id, version, upward=True, exclude_hosts={actor.domain}))
+    return row
+
+
 def register() -> None:
     """Install the hub's handlers and observers (from ``NodeConfig.ready``; runs once, after
     every lower app registered its own, which the wrappers delegate to)."""
@@ -254,4 +366,17 @@ def register() -> None:
     for object_type in WRAPPED_ANNOUNCE_OBJECTS:
         previous = registry.handler_for("Announce", object_type)
         registry.register_handler("Announce", object_type)(_wrap_announce(previous))
+    for kind, object_types in (
+        ("Create", ("Event", *INSTANCE_PUBLISHED_TYPES)),
+        ("Update", ("Event", *INSTANCE_PUBLISHED_TYPES)),
+        ("Delete", INSTANCE_PUBLISHED_TYPES),
+    ):
+        for object_type in object_types:
+            handler = registry.handler_for(kind, object_type)
+            if handler is not None:
+                _storers[(kind, object_type)] = handler
+    for kind in ("Create", "Update", "Delete"):
+        for object_type in INSTANCE_PUBLISHED_TYPES:
+            previous = registry.handler_for(kind, object_type)
+            registry.register_handler(kind, object_type)(_wrap_instance_published(previous))
     register.done = True  # type: ignore[attr-defined]

@@ -63,7 +63,11 @@ def relay_key(body: dict[str, Any]) -> tuple[str, str] | None:
         return None
     if kind == "Delete":
         return object_id, "deleted"
-    return object_id, _version_of(obj)
+    version = _version_of(obj)
+    if not version and kind == "Update":
+        # No ``updated`` (Mobilizon-style events): the activity id tells this version apart.
+        version = "activity:" + uuid.uuid5(uuid.NAMESPACE_URL, str(body.get("id") or "")).hex
+    return object_id, version
 
 
 def relay_activity_id(object_id: str, version: str) -> str:

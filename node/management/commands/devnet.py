@@ -65,15 +65,7 @@ class Command(BaseCommand):
                 )
             self.stdout.write(f"Manifest: {directory.resolve() / 'nodes.json'}")
             self.stdout.write(f"Run a command on a node: NODE_ENV_FILE={directory.resolve()}/<name>.env manage.py ...")
-            reported: set[tuple[str, str]] = set()
-            while not stop_requested.wait(1.0):
-                for node in devnet.nodes.values():
-                    for kind, process in node.processes.items():
-                        if process.poll() is not None and (node.name, kind) not in reported:
-                            reported.add((node.name, kind))
-                            self.stderr.write(
-                                f"{node.name} {kind} exited with code {process.returncode}; see {node.log_path(kind)}"
-                            )
+            devnet.watch(stop_requested, self.stderr.write)
         finally:
             self.stdout.write("Stopping the devnet...")
             began = time.monotonic()
