@@ -16,16 +16,6 @@ AS2 = "application/activity+json"
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 
 
-@pytest.fixture
-def parent(db, make_remote_actor) -> Actor:
-    """Our accepted parent hub (deliveries to it are held, never sent)."""
-    actor, _ = make_remote_actor("instance.actor", domain="province.example", type=ActorType.APPLICATION)
-    NodeRelation.objects.create(
-        actor=actor, direction=RelationDirection.PARENT, state=RelationState.ACCEPTED, domain=actor.domain
-    )
-    return actor
-
-
 def _relays() -> list[OutboxActivity]:
     return list(OutboxActivity.objects.filter(type="Announce", actor__username="instance.actor"))
 

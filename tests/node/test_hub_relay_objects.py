@@ -17,16 +17,6 @@ PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 
 
 @pytest.fixture
-def parent(db, make_remote_actor) -> Actor:
-    """Our accepted parent hub (deliveries to it are held, never sent)."""
-    actor, _ = make_remote_actor("instance.actor", domain="province.example", type=ActorType.APPLICATION)
-    NodeRelation.objects.create(
-        actor=actor, direction=RelationDirection.PARENT, state=RelationState.ACCEPTED, domain=actor.domain
-    )
-    return actor
-
-
-@pytest.fixture
 def county(settings, fake_server, make_remote_actor, parent):
     """A child county on the loopback fake server: its instance actor (an accepted child) and a
     group, with a public event and a course served from there."""
