@@ -284,11 +284,16 @@ def _store_other(doc: dict[str, Any], owner: Actor, *, update: bool) -> None:
 
 
 def _withdraw_other(object_id: str, kind: str, origin: str) -> None:
-    """The origin says an object its node's instance actor published (a course) is gone: the app
-    handler of ``Delete{<type>}`` runs as if that instance actor had sent it."""
-    handler = _storers.get(("Delete", kind)) if kind in INSTANCE_PUBLISHED_TYPES else None
-    owner = Actor.objects.filter(domain=origin, username=INSTANCE_ACTOR_USERNAME, local=False).first()
-    if handler is None or owner is None:
+    """The origin says a relayed non-post object (a course, an event) is gone: the app handler of
+    ``Delete{<type>}`` runs as if the origin had sent it, in the name of the origin's instance
+    actor (or, for an origin we know no instance actor of, another of its actors: the handlers
+    check only that the deleting actor is on the object's host, and the 404/410 came from there)."""
+    handler = _storers.get(("Delete", kind))
+    if handler is None:
+        return
+    candidates = Actor.objects.filter(domain=origin, local=False)
+    owner = candidates.filter(username=INSTANCE_ACTOR_USERNAME).first() or candidates.order_by("pk").first()
+    if owner is None:
         return
     activity = {"id": f"{object_id}#relayed-delete", "type": "Delete", "actor": owner.ap_id}
     handler({**activity, "object": {"id": object_id, "type": kind}}, owner)
@@ -369,7 +374,7 @@ def register() -> None:
     for kind, object_types in (
         ("Create", ("Event", *INSTANCE_PUBLISHED_TYPES)),
         ("Update", ("Event", *INSTANCE_PUBLISHED_TYPES)),
-        ("Delete", INSTANCE_PUBLISHED_TYPES),
+        ("Delete", ("Event", *INSTANCE_PUBLISHED_TYPES)),
     ):
         for object_type in object_types:
             handler = registry.handler_for(kind, object_type)

@@ -90,6 +90,22 @@ def test_relayed_event_stored_and_passed_up_once(county, hold_deliveries, django
     assert _to_parent(relays[0]) == ["province.example"]
 
 
+def test_relayed_event_deleted_at_origin_removed_and_passed_up(
+    county, fake_server, hold_deliveries, django_capture_on_commit_callbacks
+):
+    """When the origin answers 410 for a relayed event we stored, our copy goes and the deletion goes up."""
+    child, event, _ = county
+    with django_capture_on_commit_callbacks(execute=True):
+        registry.handler_for("Announce", None)(_announce(child, event["id"], 1), child)
+    assert Event.objects.filter(ap_id=event["id"]).exists()
+    fake_server.route("GET", "/events/1", status=410)
+    with django_capture_on_commit_callbacks(execute=True):
+        registry.handler_for("Announce", None)(_announce(child, event["id"], 2), child)
+    assert not Event.objects.filter(ap_id=event["id"]).exists()
+    assert RelayedObject.objects.get(object_ap_id=event["id"]).deleted
+    assert len(_relays()) == 2  # the event, then its deletion, each passed up once
+
+
 def test_child_instance_actor_course_stored_and_passed_up_once(
     county, hold_deliveries, django_capture_on_commit_callbacks
 ):
