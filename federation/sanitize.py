@@ -12,9 +12,12 @@ from __future__ import annotations
 import html
 import re
 import threading
+from typing import TYPE_CHECKING
 
 import nh3
-from bleach.linkifier import Linker
+
+if TYPE_CHECKING:
+    from bleach.linkifier import Linker
 
 ALLOWED_TAGS = frozenset(
     {"p", "br", "a", "span", "strong", "em", "b", "i", "u", "s", "del", "blockquote", "code", "pre", "ul", "ol", "li"}
@@ -84,6 +87,10 @@ def _linker() -> Linker:
     """One configured Linker per thread (bleach's parser keeps state while it runs)."""
     linker = getattr(_local, "linker", None)
     if linker is None:
+        # Imported here: bleach (with its vendored html5lib) costs ~3 MB in every process that
+        # only reads remote HTML (bench B12).
+        from bleach.linkifier import Linker
+
         # No callbacks: rel and the scheme check are applied by sanitize_html afterwards.
         linker = Linker(callbacks=[], parse_email=False, skip_tags={"pre", "code"})
         _local.linker = linker

@@ -20,7 +20,6 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from learning.errors import LearningError
 
@@ -182,6 +181,8 @@ def digest(data: bytes) -> str:
 def check_cover(upload: UploadedFile) -> tuple[bytes, str]:
     """``(re-encoded bytes, extension)`` of a cover image: JPEG, PNG or WebP within the size and
     pixel limits, decoded fully, re-encoded upright without metadata. Raises ``LearningError``."""
+    from PIL import Image, ImageOps, UnidentifiedImageError  # imported on use, not at start (bench B12)
+
     data = _read(upload, max_bytes("cover"))
     refused = LearningError(_("Covers are JPEG, PNG or WebP images."), code="type")
     max_pixels = int(settings.MICROBLOG_MAX_IMAGE_PIXELS)

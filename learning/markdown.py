@@ -8,18 +8,28 @@ sanitiser's mapping); images are not in the allow-list (attachments carry media)
 
 from __future__ import annotations
 
-import markdown as md
-from markdown.extensions import Extension
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from federation.sanitize import sanitize_html
 
+if TYPE_CHECKING:
+    import markdown as md
 
-class _EscapeHtml(Extension):
-    """Drop the raw-HTML preprocessors so inline and block HTML are shown as text."""
 
-    def extendMarkdown(self, parser: md.Markdown) -> None:  # Markdown's API name
-        parser.preprocessors.deregister("html_block")
-        parser.inlinePatterns.deregister("html")
+@cache
+def _escape_html_extension() -> type[Any]:
+    """The Markdown extension class that drops the raw-HTML preprocessors so inline and block
+    HTML are shown as text. Built on first use: ``markdown`` is imported only when a lesson is
+    rendered, not by every process at start (bench B12)."""
+    from markdown.extensions import Extension
+
+    class _EscapeHtml(Extension):
+        def extendMarkdown(self, parser: md.Markdown) -> None:  # Markdown's API name
+            parser.preprocessors.deregister("html_block")
+            parser.inlinePatterns.deregister("html")
+
+    return _EscapeHtml
 
 
 MAX_SOURCE = 200_000  # characters of Markdown per lesson
@@ -30,5 +40,7 @@ def render_markdown(source: str) -> str:
     with ``rel="nofollow noopener noreferrer"``; an empty string for an empty source."""
     if not source or not source.strip():
         return ""
-    renderer = md.Markdown(extensions=["extra", "sane_lists", _EscapeHtml()], output_format="html")
+    import markdown as md  # imported on use (bench B12)
+
+    renderer = md.Markdown(extensions=["extra", "sane_lists", _escape_html_extension()()], output_format="html")
     return sanitize_html(renderer.convert(source[:MAX_SOURCE]))

@@ -28,8 +28,10 @@ import zipfile
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
-from xml.etree import ElementTree
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from xml.etree import ElementTree
 
 PDF, EPUB, TEXT = "pdf", "epub", "text"
 EPUB_MIMETYPE = b"application/epub+zip"
@@ -185,6 +187,8 @@ def _member(archive: zipfile.ZipFile, name: str, limit: int) -> bytes:
 
 
 def _xml(data: bytes) -> ElementTree.Element:
+    from xml.etree import ElementTree  # imported on use (EPUB only), not at start (bench B12)
+
     if b"<!DOCTYPE" in data[:2048].upper() or b"<!ENTITY" in data.upper():
         raise ExtractionError("EPUB package documents must not declare entities")
     return ElementTree.fromstring(data)  # noqa: S314 - entity declarations refused above
@@ -196,6 +200,8 @@ def _local(tag: str) -> str:
 
 def _spine(archive: zipfile.ZipFile, names: list[str], limits: Limits) -> list[str]:
     """Chapter member names in reading order: the OPF spine, else every (X)HTML member."""
+    from xml.etree import ElementTree
+
     try:
         container = _xml(_member(archive, "META-INF/container.xml", limits.max_entry_bytes))
         rootfile = next(el.get("full-path") for el in container.iter() if _local(el.tag) == "rootfile")

@@ -8,8 +8,10 @@ base 83. Written from the algorithm description; works on a small RGB Pillow ima
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from PIL import Image
+if TYPE_CHECKING:
+    from PIL import Image
 
 _BASE83 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~"
 _SAMPLE = 32  # the image is reduced to at most this many pixels on its long side first

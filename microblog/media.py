@@ -15,18 +15,20 @@ import secrets
 import struct
 import warnings
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils.translation import gettext as _
-from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from federation.models import Actor
 from microblog import blurhash
 from microblog.models import Media
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 MAX_DESCRIPTION = 1500  # Mastodon's limit for alt text
 THUMBNAIL_FORMAT = ("WEBP", "image/webp", "webp")
@@ -79,6 +81,9 @@ def _read_bounded(upload: UploadedFile, limit: int) -> bytes:
 
 def _open_checked(data: bytes) -> Image.Image:
     """Open and fully decode ``data`` as an allowed image within the pixel limits."""
+    # Pillow is imported on use, not by every web and worker process at start (bench B12).
+    from PIL import Image, ImageSequence, UnidentifiedImageError
+
     max_pixels = int(getattr(settings, "MICROBLOG_MAX_IMAGE_PIXELS", 40_000_000))
     max_total = int(getattr(settings, "MICROBLOG_MAX_ANIMATION_PIXELS", 100_000_000))
     too_big = MediaError(
@@ -121,6 +126,8 @@ def _bare(image: Image.Image) -> Image.Image:
 
 def _clean(image: Image.Image, fmt: str) -> bytes:
     """Re-encode ``image`` in ``fmt`` with no metadata besides the colour profile, orientation applied."""
+    from PIL import ImageOps, ImageSequence
+
     out = io.BytesIO()
     icc = image.info.get("icc_profile")
     extra: dict[str, Any] = {"icc_profile": icc} if icc and fmt != "GIF" else {}
@@ -157,6 +164,8 @@ def _clean(image: Image.Image, fmt: str) -> bytes:
 
 def _thumbnail(image: Image.Image) -> tuple[bytes, Image.Image]:
     """A WebP preview of the first frame, ``MICROBLOG_THUMBNAIL_SIZE`` on its long side at most."""
+    from PIL import Image, ImageOps
+
     side = int(getattr(settings, "MICROBLOG_THUMBNAIL_SIZE", 400))
     image.seek(0)
     preview = _bare(ImageOps.exif_transpose(image) or image)
@@ -180,6 +189,8 @@ def create_media(owner: Actor, upload: UploadedFile, *, description: str = "") -
         raise MediaError(
             _("The description is too long: at most %(n)d characters.") % {"n": MAX_DESCRIPTION}, code="description"
         )
+    from PIL import Image
+
     data = _read_bounded(upload, max_image_bytes())
     image = _open_checked(data)
     fmt = image.format or ""

@@ -16,7 +16,6 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from federation.activitypub import actor_to_ap
 from federation.follows import new_activity_id
@@ -45,6 +44,8 @@ class ProfileError(ValueError):
 def _image(upload: UploadedFile, *, field: str, box: tuple[int, int], crop: bool) -> ContentFile:
     """A re-encoded copy of an uploaded image (no metadata), at most ``box``; refuses other
     types and uploads over ``MICROBLOG_MAX_IMAGE_BYTES``."""
+    from PIL import Image, ImageOps, UnidentifiedImageError  # imported on use, not at start (bench B12)
+
     limit = int(getattr(settings, "MICROBLOG_MAX_IMAGE_BYTES", 8 * 1024 * 1024))
     if upload.size is not None and upload.size > limit:
         raise ProfileError(f"{field} must be smaller than {limit // (1024 * 1024)} MB", field=field)

@@ -13,7 +13,6 @@ import os
 from typing import Any
 
 from celery import Celery, bootsteps
-from celery.beat import EmbeddedService
 from celery.exceptions import ImproperlyConfigured
 from click import Option
 
@@ -42,6 +41,8 @@ class ThreadedBeat(bootsteps.StartStopStep):
 
     def create(self, parent: Any) -> Any:
         """The beat service thread, started and stopped with the worker."""
+        from celery.beat import EmbeddedService  # only the worker runs beat: web processes skip it (bench B12)
+
         return EmbeddedService(
             parent.app, thread=True, schedule_filename=parent.schedule_filename, scheduler_cls=parent.scheduler
         )

@@ -11,7 +11,6 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext_lazy as _
-from PIL import Image, UnidentifiedImageError
 
 from node.accounts import AccountError, check_username
 from node.models import User
@@ -116,6 +115,8 @@ class SettingsForm(forms.ModelForm):
 
     def clean_avatar(self) -> Any:
         """Accept only a real raster image (checked by Pillow) of at most 2 MB; store it under a random name."""
+        from PIL import Image, UnidentifiedImageError  # imported on use, not at start (bench B12)
+
         avatar = self.cleaned_data.get("avatar")
         if not isinstance(avatar, UploadedFile):
             return avatar  # unchanged, or cleared
