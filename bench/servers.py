@@ -318,16 +318,18 @@ class BenchNode:
         return port
 
     @staticmethod
-    def worker_command(concurrency: int = 8) -> list[str]:
+    def worker_command(concurrency: int = 8, include: tuple[str, ...] = ()) -> list[str]:
         """The county worker (deploy/systemd/redcloud-worker.service, Procfile.dev): one Celery
-        process on every queue, threads pool, beat as a thread (``--beat-thread``)."""
+        process on every queue, threads pool, beat as a thread (``--beat-thread``); ``include``
+        adds task modules (the bench's own no-op tasks)."""
         cmd = [str(VENV_BIN / "celery"), "-A", "node", "worker", "-P", "threads", "--concurrency", str(concurrency)]
+        cmd += [arg for module in include for arg in ("--include", module)]
         return [*cmd, "-Q", ",".join(QUEUES), "--beat-thread", "--without-gossip", "--without-mingle", "-l", "INFO"]
 
-    def start_worker(self, concurrency: int = 8, wait: bool = True) -> None:
+    def start_worker(self, concurrency: int = 8, wait: bool = True, include: tuple[str, ...] = ()) -> None:
         """Start :meth:`worker_command` (with ``wait``: until it consumes and beat started)."""
         log = self.var_dir / "worker.log"
-        self.procs["worker"] = start(self.worker_command(concurrency), self.env(), log)
+        self.procs["worker"] = start(self.worker_command(concurrency, include), self.env(), log)
         if wait:
             self.wait_worker()
 

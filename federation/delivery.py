@@ -123,8 +123,15 @@ def _is_permanent(status: int | None) -> bool:
 # ---------------------------------------------------------------- claiming
 
 
-def claim_due(*, activity_id: int | None = None, host: str | None = None, limit: int = BATCH_SIZE) -> list[Delivery]:
-    """Lease up to ``limit`` due pending deliveries (of one activity or one host) to the caller.
+def claim_due(
+    *,
+    activity_id: int | None = None,
+    activity_ids: list[int] | None = None,
+    host: str | None = None,
+    limit: int = BATCH_SIZE,
+) -> list[Delivery]:
+    """Lease up to ``limit`` due pending deliveries (of one activity, of some activities or of
+    one host) to the caller, oldest activity first.
 
     Guarantees that no other claimer gets the same rows until ``LEASE`` has passed."""
     now = timezone.now()
@@ -132,16 +139,18 @@ def claim_due(*, activity_id: int | None = None, host: str | None = None, limit:
         qs = Delivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now)
         if activity_id is not None:
             qs = qs.filter(activity_id=activity_id)
+        if activity_ids is not None:
+            qs = qs.filter(activity_id__in=activity_ids)
         if host is not None:
             qs = qs.filter(domain=host)
         if connection.features.has_select_for_update_skip_locked:
             qs = qs.select_for_update(skip_locked=True)
-        ids = list(qs.order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
+        ids = list(qs.order_by("next_attempt_at", "activity_id").values_list("pk", flat=True)[:limit])
         if ids:
             Delivery.objects.filter(pk__in=ids).update(next_attempt_at=now + scaled(LEASE))
     if not ids:
         return []
-    return list(Delivery.objects.filter(pk__in=ids))
+    return list(Delivery.objects.filter(pk__in=ids).order_by("activity_id", "pk"))
 
 
 def _domains_for(hosts: set[str]) -> dict[str, Domain]:
@@ -272,8 +281,11 @@ def process_batch(deliveries: list[Delivery]) -> BatchReport:
         report.retrying += 1
 
     _save(changed)
+    seen: list[int] = []
     for host, domain in domains.items():
-        _record_domain(domain, stats.get(host), schemes[host], now, report)
+        _record_domain(domain, stats.get(host), schemes[host], now, report, seen)
+    if seen:  # hosts whose only news is a success: one UPDATE for all of them
+        Domain.objects.filter(pk__in=seen).update(last_success_at=now)
     return report
 
 
@@ -301,8 +313,11 @@ def _save(rows: list[Delivery]) -> None:
             )
 
 
-def _record_domain(domain: Domain, st: _HostStats | None, scheme: str, now: datetime, report: BatchReport) -> None:
-    """Update one domain's health (no query when nothing worth recording changed)."""
+def _record_domain(
+    domain: Domain, st: _HostStats | None, scheme: str, now: datetime, report: BatchReport, seen: list[int]
+) -> None:
+    """Update one domain's health (no query when nothing worth recording changed; a domain
+    whose only news is a success is appended to ``seen`` for the caller's single UPDATE)."""
     update: dict[str, Any] = {}
     if scheme != domain.signature_scheme:
         update["signature_scheme"] = scheme
@@ -310,7 +325,10 @@ def _record_domain(domain: Domain, st: _HostStats | None, scheme: str, now: date
         was_unreachable = domain.unreachable_since is not None
         if domain.consecutive_failures or was_unreachable or domain.failing_since or domain.next_probe_at:
             update.update(consecutive_failures=0, failing_since=None, unreachable_since=None, next_probe_at=None)
-        if st.success and (domain.last_success_at is None or now - domain.last_success_at > timedelta(seconds=60)):
+        stale = domain.last_success_at is None or now - domain.last_success_at > timedelta(seconds=60)
+        if st.success and stale and not update:
+            seen.append(domain.pk)
+        elif st.success and stale:
             update["last_success_at"] = now
         if update:
             Domain.objects.filter(pk=domain.pk).update(**update)
@@ -347,11 +365,11 @@ def _record_domain(domain: Domain, st: _HostStats | None, scheme: str, now: date
 # ---------------------------------------------------------------- task bodies
 
 
-def _drain(*, activity_id: int | None = None, host: str | None = None) -> BatchReport:
+def _drain(*, activity_ids: list[int] | None = None, host: str | None = None) -> BatchReport:
     total = BatchReport()
     deadline = time.monotonic() + TASK_TIME_BUDGET
     while True:
-        rows = claim_due(activity_id=activity_id, host=host)
+        rows = claim_due(activity_ids=activity_ids, host=host)
         total.add(process_batch(rows))
         if len(rows) < BATCH_SIZE:
             return total
@@ -361,9 +379,27 @@ def _drain(*, activity_id: int | None = None, host: str | None = None) -> BatchR
             return total
 
 
+def _siblings(activity_id: int) -> list[int]:
+    """``activity_id`` and the other activities of its actor about the same object that still
+    have deliveries pending (a group's ``Announce{Create}`` and plain ``Announce``), oldest first."""
+    row = OutboxActivity.objects.filter(pk=activity_id).values("actor_id", "object_ap_id").first()
+    if row is None or not row["object_ap_id"]:
+        return [activity_id]
+    others = (
+        OutboxActivity.objects.filter(actor_id=row["actor_id"], object_ap_id=row["object_ap_id"])
+        .filter(deliveries__state=DeliveryState.PENDING)
+        .exclude(pk=activity_id)
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    return sorted({activity_id, *others})
+
+
 def deliver_activity(activity_id: int) -> BatchReport:
-    """Deliver every due pending delivery of one outbox activity (the ``federation.deliver.activity`` task)."""
-    return _drain(activity_id=activity_id)
+    """Deliver every due pending delivery of one outbox activity (the ``federation.deliver.activity`` task),
+    together with those of its siblings (:func:`_siblings`): one batch, every host served the
+    oldest activity first. A sibling's own task then finds its rows claimed and ends at once."""
+    return _drain(activity_ids=_siblings(activity_id))
 
 
 def deliver_domain(host: str) -> BatchReport:

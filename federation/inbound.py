@@ -42,6 +42,7 @@ BATCH = 200
 LEASE = timedelta(minutes=5)
 RETRY_DELAYS = (timedelta(seconds=30), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
 DRAIN_FLAG = "federation:inbox-drain"
+LINGER_POLL = 0.05  # seconds between looks for new items while a drain lingers
 
 
 class Reject(Exception):
@@ -175,6 +176,27 @@ def _mark_stored_only(items: list[InboxItem]) -> None:
         )
 
 
+def _due() -> Q:
+    return Q(state=InboxItemState.RECEIVED) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now()))
+
+
+def _linger() -> list[InboxItem]:
+    """After the queue ran dry (flag released): look every ``LINGER_POLL`` s for
+    ``FEDERATION_DRAIN_LINGER`` s (once at once when it is 0) for items whose schedule was
+    debounced. When some are due, this drain goes on only if it takes the flag back; if another
+    drain was queued meanwhile, that one takes them and this one ends (so lingering drains never
+    pile up and hold the worker's threads under a steady trickle)."""
+    linger = float(getattr(settings, "FEDERATION_DRAIN_LINGER", 1.0))
+    end = time.monotonic() + linger
+    while True:
+        if linger > 0:
+            time.sleep(max(0.0, min(LINGER_POLL, end - time.monotonic())))
+        if InboxItem.objects.filter(_due()).exists():
+            return _claim(BATCH) if cache.add(DRAIN_FLAG, 1, 2) else []
+        if time.monotonic() >= end:
+            return []
+
+
 @shared_task(name="federation.inbox.drain", ignore_result=True)
 def drain_inbox(max_batches: int = 50) -> int:
     """Process due inbox items in batches until none is left (or ``max_batches``); returns count."""
@@ -183,10 +205,7 @@ def drain_inbox(max_batches: int = 50) -> int:
         items = _claim(BATCH)
         if not items:
             cache.delete(DRAIN_FLAG)
-            linger = float(getattr(settings, "FEDERATION_DRAIN_LINGER", 1.0))
-            if linger > 0:
-                time.sleep(linger)
-            items = _claim(BATCH)  # an item committed while the flag was set or the schedule skipped
+            items = _linger()  # an item committed while the flag was set or the schedule skipped
             if not items:
                 return done
         actors: dict[str, Actor] = {}

@@ -175,10 +175,14 @@ def send_all(jobs: list[Job], schemes: dict[str, str]) -> list[tuple[Job, SendRe
     by_host: dict[str, list[Job]] = defaultdict(list)
     for job in jobs:
         by_host[job.delivery.domain].append(job)
-    chunks: list[list[Job]] = []
+    lanes: list[tuple[int, list[Job]]] = []
     for host_jobs in by_host.values():
-        lanes = min(per_host, len(host_jobs))
-        chunks.extend(host_jobs[i::lanes] for i in range(lanes))
+        count = min(per_host, len(host_jobs))
+        lanes.extend((i, host_jobs[i::count]) for i in range(count))
+    # Every host's first lane before any host's second: a batch carrying two activities (a
+    # group's Announce{Create} and plain Announce) reaches every host with the first one first,
+    # and a host's later lanes mostly find its connection free in the keep-alive pool.
+    chunks = [jobs for _, jobs in sorted(lanes, key=lambda lane: lane[0])]
     host_down: dict[str, str] = {}
     if len(chunks) == 1:
         return _send_chunk(chunks[0], schemes, host_down, timeout)
