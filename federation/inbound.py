@@ -1,9 +1,11 @@
 """Processing of stored inbox items by workers: claim a batch, dispatch each activity to the
 handler an app registered, record the outcome (processed / rejected(reason) / failed(error)).
 
-The inbox view schedules at most one drain task at a time (a short cache flag); the drain
-loops until nothing is due, so a burst of N activities costs a handful of tasks, not N. A beat
-sweeper re-queues items whose lease expired (killed worker, lost broker message).
+The inbox view schedules a drain task when one of ``DRAIN_SLOTS`` drain slots is free (a cache
+flag per slot, refreshed by its drain every batch); the drain loops until nothing is due, so a
+burst of N activities costs a handful of tasks, not N, and never more than ``DRAIN_SLOTS``
+drains hold the worker's threads at once, whatever the backlog (the rest serve deliveries). A
+beat sweeper re-queues items whose lease expired (killed worker, lost broker message).
 """
 
 from __future__ import annotations
@@ -41,7 +43,9 @@ DISPATCHED_TYPES = frozenset(
 BATCH = 200
 LEASE = timedelta(minutes=5)
 RETRY_DELAYS = (timedelta(seconds=30), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
-DRAIN_FLAG = "federation:inbox-drain"
+DRAIN_FLAG = "federation:inbox-drain"  # one cache key per slot: f"{DRAIN_FLAG}:{slot}"
+DRAIN_SLOTS = 2  # drains at once: two overlap one's database waits; more would starve deliveries
+DRAIN_FLAG_TTL = timedelta(seconds=60)  # refreshed every batch: only a dead drain's slot waits it out
 LINGER_POLL = 0.05  # seconds between looks for new items while a drain lingers
 
 
@@ -57,22 +61,40 @@ DEBOUNCE = 0.5  # seconds: a process schedules at most two drains a second
 _last_scheduled = [-1e9]
 
 
+def _slot_key(slot: int) -> str:
+    return f"{DRAIN_FLAG}:{slot}"
+
+
+def _slot_ttl() -> int:
+    """Seconds a slot flag lives without a refresh (scaled in tests; whole seconds for Redis)."""
+    return max(2, int(scaled(DRAIN_FLAG_TTL).total_seconds()))
+
+
+def _take_slot() -> int | None:
+    """Take a free drain slot (atomically, across processes); ``None`` when all are busy."""
+    for slot in range(DRAIN_SLOTS):
+        if cache.add(_slot_key(slot), 1, _slot_ttl()):
+            return slot
+    return None
+
+
 def schedule_drain() -> None:
-    """Queue a drain task unless one was queued very recently.
+    """Queue a drain task unless one was queued very recently or every drain slot is busy.
 
     Two levels: this process skips the shared cache entirely when it queued a drain less than
-    ``DEBOUNCE`` seconds ago (no I/O on the inbox hot path), and across processes the cache
-    flag lets one drain be queued at a time. Nothing is missed: a drain lingers
-    ``FEDERATION_DRAIN_LINGER`` (> ``DEBOUNCE``) seconds after it finds the queue empty and
-    looks once more, so an item committed after a skipped schedule is still seen; the beat
+    ``DEBOUNCE`` seconds ago (no I/O on the inbox hot path), and across processes a drain is
+    queued only when it can take one of the ``DRAIN_SLOTS`` slots. Nothing is missed: a drain
+    lingers ``FEDERATION_DRAIN_LINGER`` (> ``DEBOUNCE``) seconds after it finds the queue empty
+    and looks once more, so an item committed after a skipped schedule is still seen; the beat
     sweeper catches anything else.
     """
     now = time.monotonic()
     if now - _last_scheduled[0] < DEBOUNCE:
         return
     _last_scheduled[0] = now
-    if cache.add(DRAIN_FLAG, 1, 2):
-        drain_inbox.delay()
+    slot = _take_slot()
+    if slot is not None:
+        drain_inbox.delay(slot=slot)
 
 
 def _claim(limit: int) -> list[InboxItem]:
@@ -180,41 +202,46 @@ def _due() -> Q:
     return Q(state=InboxItemState.RECEIVED) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now()))
 
 
-def _linger() -> list[InboxItem]:
-    """After the queue ran dry (flag released): look every ``LINGER_POLL`` s for
+def _linger(slot: int) -> list[InboxItem]:
+    """After the queue ran dry (slot released): look every ``LINGER_POLL`` s for
     ``FEDERATION_DRAIN_LINGER`` s (once at once when it is 0) for items whose schedule was
-    debounced. When some are due, this drain goes on only if it takes the flag back; if another
-    drain was queued meanwhile, that one takes them and this one ends (so lingering drains never
-    pile up and hold the worker's threads under a steady trickle)."""
+    debounced. When some are due, this drain goes on only if it takes its slot back; if another
+    drain was queued on it meanwhile, that one takes them and this one ends (so lingering drains
+    never pile up and hold the worker's threads under a steady trickle)."""
     linger = float(getattr(settings, "FEDERATION_DRAIN_LINGER", 1.0))
     end = time.monotonic() + linger
     while True:
         if linger > 0:
             time.sleep(max(0.0, min(LINGER_POLL, end - time.monotonic())))
         if InboxItem.objects.filter(_due()).exists():
-            return _claim(BATCH) if cache.add(DRAIN_FLAG, 1, 2) else []
+            return _claim(BATCH) if cache.add(_slot_key(slot), 1, _slot_ttl()) else []
         if time.monotonic() >= end:
             return []
 
 
 @shared_task(name="federation.inbox.drain", ignore_result=True)
-def drain_inbox(max_batches: int = 50) -> int:
-    """Process due inbox items in batches until none is left (or ``max_batches``); returns count."""
+def drain_inbox(max_batches: int = 50, slot: int = 0) -> int:
+    """Process due inbox items in batches until none is left (or ``max_batches``); returns count.
+
+    Holds drain slot ``slot`` while it works (its flag is refreshed every batch, so a long
+    backlog never lets more than ``DRAIN_SLOTS`` drains start) and releases it when done."""
+    slot = slot % DRAIN_SLOTS
     done = 0
     for _ in range(max_batches):
         items = _claim(BATCH)
         if not items:
-            cache.delete(DRAIN_FLAG)
-            items = _linger()  # an item committed while the flag was set or the schedule skipped
+            cache.delete(_slot_key(slot))
+            items = _linger(slot)  # an item committed while the slots were busy or the schedule skipped
             if not items:
                 return done
+        cache.set(_slot_key(slot), 1, _slot_ttl())  # still working: keep the slot
         actors: dict[str, Actor] = {}
         stored_only: list[InboxItem] = []
         for item in items:
             process_item(item, actors=actors, stored_only=stored_only)
             done += 1
         _mark_stored_only(stored_only)
-    drain_inbox.delay(max_batches)  # more left: continue in a fresh task
+    drain_inbox.delay(max_batches, slot=slot)  # more left: continue in a fresh task, same slot
     return done
 
 
@@ -227,7 +254,8 @@ def sweep_inbox() -> int:
     )
     count = due.count()
     if count:
-        cache.delete(DRAIN_FLAG)
+        # A slot whose drain died (or whose task message was lost) frees itself after
+        # ``DRAIN_FLAG_TTL``; releasing busy slots here would let drains pile up under a backlog.
         schedule_drain()
     return count
 

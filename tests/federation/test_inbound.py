@@ -6,9 +6,10 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
-from federation import registry
+from federation import inbound, registry
 from federation.inbound import Reject, drain_inbox, sweep_inbox
 from federation.models import InboxItem, InboxItemState
 
@@ -101,3 +102,39 @@ def test_sweeper_requeues_items_whose_lease_expired(sender, wave_handler):
     assert sweep_inbox() == 1
     item.refresh_from_db()
     assert item.state == InboxItemState.PROCESSED and calls == [item.activity_id]
+
+
+def test_schedule_drain_queues_nothing_when_every_slot_is_busy(sender, wave_handler, monkeypatch):
+    """With all drain slots held by running drains, a new item queues no further drain task."""
+    queued: list[dict] = []
+    monkeypatch.setattr(inbound.drain_inbox, "delay", lambda *a, **kw: queued.append(kw))
+    for slot in range(inbound.DRAIN_SLOTS):
+        cache.set(inbound._slot_key(slot), 1, 60)
+    inbound.schedule_drain()
+    assert queued == []
+    cache.delete(inbound._slot_key(1))
+    inbound._last_scheduled[0] = -1e9
+    inbound.schedule_drain()
+    assert queued == [{"slot": 1}]
+
+
+def test_drain_holds_its_slot_while_working_and_frees_it_at_the_end(sender, wave_handler):
+    """A drain keeps its slot flag set while it processes a batch and releases it when the queue is empty."""
+    seen: list[object] = []
+    registry._handlers[("Like", None)] = lambda activity, actor: seen.append(cache.get(inbound._slot_key(1)))
+    store(sender, "Like")
+    assert drain_inbox(slot=1) == 1
+    assert seen == [1]  # the slot was held during processing
+    assert cache.get(inbound._slot_key(1)) is None
+
+
+def test_sweeper_does_not_free_busy_slots(sender, wave_handler, monkeypatch):
+    """The sweeper queues a drain only into a free slot: a backlog never piles drains onto the worker."""
+    queued: list[dict] = []
+    monkeypatch.setattr(inbound.drain_inbox, "delay", lambda *a, **kw: queued.append(kw))
+    for slot in range(inbound.DRAIN_SLOTS):
+        cache.set(inbound._slot_key(slot), 1, 60)
+    store(sender, "Like")
+    assert sweep_inbox() == 1
+    assert queued == []
+    assert all(cache.get(inbound._slot_key(slot)) == 1 for slot in range(inbound.DRAIN_SLOTS))
