@@ -27,6 +27,7 @@ from django.utils import timezone
 from federation import registry
 from federation.hosts import host_of
 from federation.models import Actor, Follow, InboxItem, InboxItemState, OutboxActivity
+from federation.policy import is_blocked
 from federation.timescale import scaled
 from federation.vocab import id_of, type_of
 
@@ -156,6 +157,11 @@ def process_item(
             actor = Actor.objects.get(ap_id=item.actor_id)
             if actors is not None:
                 actors[item.actor_id] = actor
+        # The inbox view's key-owner cache may be minutes old: re-check with the row just read.
+        if actor.suspended:
+            raise Reject("the sending actor is suspended on this node")
+        if is_blocked(actor.domain):
+            raise Reject("the sending actor's domain is blocked on this node")
         kind = activity.get("type")
         handler = registry.handler_for(kind, object_type_of(activity)) if kind in DISPATCHED_TYPES else None
         if handler is None:

@@ -138,3 +138,32 @@ def test_sweeper_does_not_free_busy_slots(sender, wave_handler, monkeypatch):
     assert sweep_inbox() == 1
     assert queued == []
     assert all(cache.get(inbound._slot_key(slot)) == 1 for slot in range(inbound.DRAIN_SLOTS))
+
+
+def test_item_from_sender_suspended_after_it_arrived_is_rejected(sender, wave_handler):
+    """An actor suspended between the inbox's 202 and the worker's turn gets nothing processed."""
+    calls, _ = wave_handler
+    like = store(sender, "Like")
+    sender.suspended = True
+    sender.save(update_fields=["suspended"])
+    drain_inbox()
+    like.refresh_from_db()
+    assert like.state == InboxItemState.REJECTED and "suspended" in like.error
+    assert calls == []
+
+
+def test_item_from_domain_blocked_after_it_arrived_is_rejected(sender, wave_handler):
+    """A domain blocked between the inbox's 202 and the worker's turn gets nothing processed."""
+    from federation.policy import block_domain, forget_blocks
+
+    calls, _ = wave_handler
+    like = store(sender, "Like")
+    block_domain(sender.domain, "spam")
+    forget_blocks()
+    try:
+        drain_inbox()
+    finally:
+        forget_blocks()
+    like.refresh_from_db()
+    assert like.state == InboxItemState.REJECTED and "blocked" in like.error
+    assert calls == []
