@@ -251,7 +251,7 @@ def _doc_version(doc: dict[str, Any]) -> str:
     when it has neither (Mobilizon-style events), so a changed event is passed on again."""
     stamp = str(doc.get("updated") or doc.get("published") or "")[:64]
     if stamp:
-        return stamp
+        return stamp + hub_relay.poll_totals_suffix(doc)  # new poll results are a new version
     canonical = json.dumps(doc, sort_keys=True, ensure_ascii=False, default=str)
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
 

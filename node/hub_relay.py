@@ -11,6 +11,8 @@ arrives twice is passed on once.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from typing import Any
 
@@ -40,7 +42,24 @@ def _addressed_publicly(doc: Any) -> bool:
 def _version_of(obj: Any) -> str:
     if not isinstance(obj, dict):
         return ""
-    return str(obj.get("updated") or obj.get("published") or "")[:64]
+    stamp = str(obj.get("updated") or obj.get("published") or "")[:64]
+    return stamp + poll_totals_suffix(obj) if stamp else ""
+
+
+def poll_totals_suffix(obj: dict[str, Any]) -> str:
+    """For a ``Question``, a short digest of its totals (voters, votes per option, closed):
+    new results change neither ``updated`` nor ``published`` (Mastodon's ``Update{Question}``
+    neither), yet are a new version to relay and store. Empty for other types."""
+    if type_of(obj) != "Question":
+        return ""
+    options = [*(obj.get("oneOf") or []), *(obj.get("anyOf") or [])]
+    counts = [
+        (o.get("name"), (o.get("replies") or {}).get("totalItems") if isinstance(o.get("replies"), dict) else None)
+        for o in options
+        if isinstance(o, dict)
+    ]
+    totals = json.dumps([obj.get("votersCount"), obj.get("closed"), counts], ensure_ascii=False, default=str)
+    return ":poll-" + hashlib.sha256(totals.encode()).hexdigest()[:16]
 
 
 def relay_key(body: dict[str, Any]) -> tuple[str, str] | None:

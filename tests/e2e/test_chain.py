@@ -168,7 +168,13 @@ def test_events_courses_and_poll_results_reach_province_through_prefecture(chain
             done = sorted(state["events"]) == sorted(events) and sorted(state["courses"]) == sorted(courses)
             return state if done and all(state["voters"].get(p) == 1 for p in polls) else None
 
-        wait_until(arrived, timeout=90, interval=2, what=f"events, courses and poll results on the {hub_name}")
+        try:
+            wait_until(arrived, timeout=90, interval=2, what=f"events, courses and poll results on the {hub_name}")
+        except AssertionError as error:  # say what was missing
+            raise AssertionError(
+                f"{error}\nexpected events {events}, courses {courses}, polls {polls}\n"
+                f"found {relayed_state(hub, events + courses + polls)}"
+            ) from None
     status, listed = get_json(f"{chain['province'].base_url}/api/v1/hub/events", accept="application/json")
     assert status == 200 and set(events) <= {e["id"] for e in listed}
 

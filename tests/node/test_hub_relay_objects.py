@@ -176,3 +176,52 @@ def test_relayed_course_withdrawn_when_origin_says_gone(
         registry.handler_for("Announce", None)(_announce(prefecture, course["id"], 2), prefecture)
     assert SharedCourse.objects.get(ap_id=course["id"]).withdrawn
     assert RelayedObject.objects.get(object_ap_id=course["id"]).deleted
+
+
+def test_new_poll_results_relay_as_a_new_version(
+    county, fake_server, hold_deliveries, django_capture_on_commit_callbacks
+):
+    """A poll whose totals changed (same ``published``, no ``updated``) is stored anew and passed up again."""
+    from microblog.models import Poll
+
+    child, _, _ = county
+    author = child.ap_id.replace("instance.actor", "alice")
+    fake_server.route(
+        "GET",
+        "/users/alice",
+        json={
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": author,
+            "type": "Person",
+            "preferredUsername": "alice",
+            "inbox": f"{author}/inbox",
+            "publicKey": {"id": f"{author}#main-key", "owner": author, "publicKeyPem": child.public_key_pem},
+        },
+        headers={"Content-Type": AS2},
+    )
+
+    def question(votes: int) -> dict:
+        return {
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": fake_server.url("/statuses/7"),
+            "type": "Question",
+            "attributedTo": author,
+            "content": "<p>哪天开会？</p>",
+            "published": "2030-01-01T00:00:00Z",
+            "to": [PUBLIC],
+            "oneOf": [
+                {"type": "Note", "name": "周五", "replies": {"type": "Collection", "totalItems": votes}},
+                {"type": "Note", "name": "周六", "replies": {"type": "Collection", "totalItems": 0}},
+            ],
+            "votersCount": votes,
+            "endTime": "2030-02-01T00:00:00Z",
+        }
+
+    fake_server.route("GET", "/statuses/7", json=question(0), headers={"Content-Type": AS2})
+    with django_capture_on_commit_callbacks(execute=True):
+        registry.handler_for("Announce", None)(_announce(child, question(0)["id"], 1), child)
+    fake_server.route("GET", "/statuses/7", json=question(1), headers={"Content-Type": AS2})
+    with django_capture_on_commit_callbacks(execute=True):
+        registry.handler_for("Announce", None)(_announce(child, question(1)["id"], 2), child)
+    assert Poll.objects.get(post__ap_id=question(1)["id"]).voters_count == 1
+    assert len(_relays()) == 2  # the poll, then its new results
