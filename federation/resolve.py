@@ -104,22 +104,36 @@ def upsert_actor(doc: dict[str, Any]) -> Actor:
         "fetched_at": timezone.now(),
     }
     with transaction.atomic():
-        actor = Actor.objects.select_for_update().filter(ap_id=ap_id).first()
+        actor = _locked_actor(ap_id)
         if actor is not None:
-            if actor.local:
-                raise ResolveError("a remote document claims a local actor id")
-            for name, value in fields.items():
-                setattr(actor, name, value)
-            actor.save()
-            return actor
+            return _refresh_actor(actor, fields)
         # Another actor may hold the same handle (renamed/recreated account): free the handle.
-        Actor.objects.filter(local=False, username=fields["username"], domain=domain).update(
+        Actor.objects.filter(local=False, username=fields["username"], domain=domain).exclude(ap_id=ap_id).update(
             username=f"{fields['username']}~{timezone.now().timestamp():.0f}"
         )
         try:
-            return Actor.objects.create(ap_id=ap_id, **fields)
+            with transaction.atomic():  # a savepoint: a lost race leaves the outer transaction usable
+                return Actor.objects.create(ap_id=ap_id, **fields)
         except IntegrityError as exc:
-            raise ResolveError(f"could not store actor {ap_id}: {exc}") from exc
+            # Two workers fetched the same new actor at once (two drains, relayed objects of one
+            # group): the other stored it first, so refresh that row instead of failing.
+            actor = _locked_actor(ap_id)
+            if actor is None:
+                raise ResolveError(f"could not store actor {ap_id}: {exc}") from exc
+            return _refresh_actor(actor, fields)
+
+
+def _locked_actor(ap_id: str) -> Actor | None:
+    return Actor.objects.select_for_update().filter(ap_id=ap_id).first()
+
+
+def _refresh_actor(actor: Actor, fields: dict[str, Any]) -> Actor:
+    if actor.local:
+        raise ResolveError("a remote document claims a local actor id")
+    for name, value in fields.items():
+        setattr(actor, name, value)
+    actor.save()
+    return actor
 
 
 def get_or_fetch_actor(ap_id: str, *, refresh: bool = False) -> Actor:

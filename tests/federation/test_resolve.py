@@ -74,3 +74,37 @@ def test_actor_with_inbox_on_another_host_is_refused(settings, fake_server):
     with pytest.raises(ResolveError):
         get_or_fetch_actor(actor_id)
     assert not Actor.objects.filter(ap_id=actor_id).exists()
+
+
+def _person(ap_id: str, username: str) -> dict:
+    return {
+        "id": ap_id,
+        "type": "Person",
+        "preferredUsername": username,
+        "inbox": f"{ap_id}/inbox",
+        "publicKey": {"id": f"{ap_id}#main-key", "owner": ap_id, "publicKeyPem": generate_key_pair()[1]},
+    }
+
+
+@pytest.mark.django_db
+def test_upsert_actor_that_lost_a_race_refreshes_the_winners_row(monkeypatch):
+    """When another worker stores the same new actor between our look-up and our insert, we
+    refresh its row (no error, no renamed handle) instead of failing the activity for good."""
+    from federation import resolve
+
+    ap_id = "https://race.example/users/volunteers"
+    winner = resolve.upsert_actor(_person(ap_id, "volunteers"))
+    real = resolve._locked_actor
+    calls = {"n": 0}
+
+    def first_misses(ident: str):
+        calls["n"] += 1
+        return None if calls["n"] == 1 else real(ident)  # the row "appears" after our first look
+
+    monkeypatch.setattr(resolve, "_locked_actor", first_misses)
+    doc = {**_person(ap_id, "volunteers"), "name": "志愿服务队"}
+    actor = resolve.upsert_actor(doc)
+    assert actor.pk == winner.pk and actor.name == "志愿服务队"
+    stored = Actor.objects.get(ap_id=ap_id)
+    assert stored.username == "volunteers" and stored.name == "志愿服务队"
+    assert Actor.objects.filter(domain="race.example").count() == 1
