@@ -148,8 +148,11 @@ def announce(group_actor: Actor, post: Post, inner: dict[str, Any], *, plain: bo
 
 @shared_task(name="groups.announce_local_post", ignore_result=True)
 def announce_local_post(group_actor_id: int, post_id: int, event: str) -> None:
-    """After commit: our group announces the ``Create``/``Update``/``Delete`` of a local
-    member's post it carries (rebuilt from the row, stable ids: running twice sends once)."""
+    """Our group announces the ``Create``/``Update``/``Delete`` of a local member's post it
+    carries (rebuilt from the row, stable ids: running twice sends once). Called in the post's
+    own transaction (a transactional outbox: the post and its announces commit together, and the
+    deliveries are queued at commit, one task hop sooner; bench B5); still a task so that
+    messages queued by an older release run."""
     entry = GroupPost.objects.filter(group_actor_id=group_actor_id, post_id=post_id).select_related("group_actor")
     row = entry.first()
     post = Post.objects.select_related("author", "audience", "in_reply_to").filter(pk=post_id).first()
@@ -170,7 +173,7 @@ def announce_local_post(group_actor_id: int, post_id: int, event: str) -> None:
 def on_post_event(event: str, post: Post, activity: dict[str, Any] | None) -> None:
     """``microblog.hooks`` observer: our groups carry and announce their members' posts (see the
     module docstring); posts authored by a group (its polls) are its own. Runs in the caller's
-    transaction; local posts are announced after commit."""
+    transaction, local posts' announces included."""
     if post.reblog_of_id:
         return
     if event in ("liked", "unliked"):
@@ -189,7 +192,7 @@ def on_post_event(event: str, post: Post, activity: dict[str, Any] | None) -> No
                 Post.objects.filter(pk=post.pk).update(audience=group_actor)
                 post.audience = group_actor
             if post.local:
-                _after_commit(group_actor.pk, post.pk, event)
+                announce_local_post(group_actor.pk, post.pk, event)
             elif activity is not None:
                 ids = announce(group_actor, post, activity, plain=True)
                 GroupPost.objects.filter(pk=row.pk).update(announce_ap_id=ids[0])
@@ -200,7 +203,7 @@ def on_post_event(event: str, post: Post, activity: dict[str, Any] | None) -> No
         if event == "deleted":
             drop_from_home(row.group_actor, post)
         if post.local:
-            _after_commit(row.group_actor_id, post.pk, event)
+            announce_local_post(row.group_actor_id, post.pk, event)
         elif activity is not None and id_of(activity.get("actor")) == post.author.ap_id:
             announce(row.group_actor, post, activity)
 
@@ -236,10 +239,6 @@ def count_remote_like(liker: Actor, post: Post, activity: dict[str, Any]) -> Non
     )
     if created:
         bump_counter(post.pk, "favourites_count", 1)
-
-
-def _after_commit(group_actor_id: int, post_id: int, event: str) -> None:
-    transaction.on_commit(lambda: announce_local_post.delay(group_actor_id, post_id, event))
 
 
 hooks.register_post_observer(on_post_event)
