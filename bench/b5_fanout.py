@@ -13,9 +13,10 @@ Per run:
   starts at the commit of the post (an ``on_commit`` callback registered before the post's own);
   the group's two announces, ``Announce{Create}`` and the plain ``Announce{Note}`` (145
   deliveries each), were published in the post's own transaction
-  (``groups.posts.announce_local_post``), so the worker runs ``federation.deliver.activity``. It stops at the fake inboxes' timestamp of the last first
-  ``202`` of every (host, announce) pair: **all 290 deliveries of the post accepted**. Also
-  recorded: ``reach_s``, when each of the 145 hosts had accepted at least one announce.
+  (``groups.posts.announce_local_post``), so the worker runs ``federation.deliver.activity``.
+  It stops at the fake inboxes' timestamp of the last first ``202`` of every (host, announce)
+  pair: **all 290 deliveries of the post accepted**. Also recorded: ``reach_s``, when each of
+  the 145 hosts had accepted at least one announce.
 - **baseline** (B5): the same 145 hosts, one POST each of a pre-built, pre-signed announce of
   the same size, from a plain ``ThreadPoolExecutor`` (16 threads, the delivery pool size) with
   ``http.client``, to the last ``202``.

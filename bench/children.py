@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.peers import read_request
+
 ROOT = Path(__file__).resolve().parent.parent
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 AS2 = "application/activity+json"
@@ -144,13 +146,7 @@ async def _serve(count: int) -> None:
         port = writer.get_extra_info("sockname")[1]
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:].strip())
-                if length:
-                    await reader.readexactly(length)
+                head, _body = await read_request(reader)
                 method, target = head.split(b" ", 2)[:2]
                 path = target.decode("latin-1").split("?", 1)[0]
                 if method == b"GET" and path.startswith("/notes/"):

@@ -46,6 +46,18 @@ class Event:
     tag: str
 
 
+async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    """Read one HTTP/1.1 request (head up to the blank line, then ``Content-Length`` bytes) from
+    a keep-alive connection: the minimal parser every fake peer of the benchmarks uses."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:].strip())
+    body = await reader.readexactly(length) if length else b""
+    return head, body
+
+
 def body_tag(body: bytes) -> str:
     """The ``id`` of a JSON activity body, or "" when there is none."""
     try:
@@ -92,12 +104,7 @@ async def _serve(count: int, key_file: str, key_id: str) -> None:
         port = writer.get_extra_info("sockname")[1]
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:].strip())
-                body = await reader.readexactly(length) if length else b""
+                head, body = await read_request(reader)
                 mode = modes.get(port, "verify")
                 if mode == "blackhole":
                     while await reader.read(65536):  # never answer; wait for the client to give up

@@ -28,7 +28,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")  # flushed by the bench; 1-13 and 15 are the tests'
+# Flushed by the bench: database 14, apart from the test devnets' (1-13) and the unit tests' (15).
+BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 KEY_CACHE = ROOT / "var" / "bench" / "sender-keys.json"
 SENDERS = 145
 QUEUES = ("inbox", "deliver", "fanout", "media", "default")  # settings.NODE_QUEUES
