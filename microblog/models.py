@@ -40,9 +40,7 @@ class Post(models.Model):
     language = models.CharField(max_length=16, blank=True)
     content_map = models.JSONField(default=dict, blank=True)  # language -> sanitised HTML
     name = models.CharField(max_length=500, blank=True)  # title of Page/Article/Event
-    in_reply_to = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies"
-    )
+    in_reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies")
     in_reply_to_ap_id = models.URLField(max_length=500, blank=True)
     conversation = models.CharField(max_length=500, blank=True)  # AS2 ``context``
     reblog_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="reblogs")
