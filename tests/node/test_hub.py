@@ -279,3 +279,52 @@ def test_relay_undo_follow_ends_subscription(relay_follower, settings, hold_deli
     _dispatch(undo, actor)
     assert NodeRelation.objects.get().state == RelationState.LEFT
     assert list(hub.relay_subscribers()) == []
+
+
+def test_plain_relay_peer_subscribes_by_signed_follow_and_receives_public_posts(
+    client, settings, fake_server, make_remote_actor, local_member, django_capture_on_commit_callbacks
+):
+    """A non-Redcloud relay peer (a fake server on loopback) POSTs a signed standard relay
+    ``Follow{as:Public}`` to our shared inbox, gets ``Accept``, and then receives an ``Announce`` of
+    each public post over HTTP (never of a followers-only one)."""
+    from federation.keys import load_private_key
+    from federation.signing import sign_request
+    from microblog.services import create_post
+
+    settings.FEDERATION_ALLOW_PRIVATE_ADDRESSES = True
+    settings.NODE_HUB_ALLOW = (fake_server.netloc,)
+    peer, pem = make_remote_actor("actor", domain=fake_server.netloc, scheme="http", type=ActorType.APPLICATION)
+    fake_server.route("POST", "/users/actor/inbox", status=202)
+    fake_server.route("POST", "/inbox", status=202)
+    follow = {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": f"{peer.ap_id}/follows/relay-1",
+        "type": "Follow",
+        "actor": peer.ap_id,
+        "object": "https://www.w3.org/ns/activitystreams#Public",
+    }
+    raw = json.dumps(follow).encode()
+    headers = sign_request(
+        "POST",
+        "http://127.0.0.1:8000/inbox",
+        {"Content-Type": "application/activity+json"},
+        raw,
+        key_id=peer.public_key_id,
+        private_key=load_private_key(pem),
+    )
+    headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/inbox", data=raw, content_type="application/activity+json", headers=headers)
+    assert response.status_code == 202
+    rel = NodeRelation.objects.get(actor=peer)
+    assert (rel.kind, rel.state) == (RelationKind.RELAY, RelationState.ACCEPTED)
+    sent = [json.loads(r.body) for r in fake_server.requests if r.method == "POST"]
+    assert [a["type"] for a in sent] == ["Accept"] and sent[0]["object"]["id"] == follow["id"]
+
+    fake_server.requests.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        public = create_post(local_member, text="全省公开的消息", visibility="public")
+        create_post(local_member, text="只给关注者", visibility="private")
+    announces = [json.loads(r.body) for r in fake_server.requests if r.method == "POST"]
+    assert [a["type"] for a in announces] == ["Announce"]
+    assert announces[0]["object"] == public.ap_id or announces[0]["object"].get("id") == public.ap_id
