@@ -299,10 +299,7 @@ def session(runs: int, window: float) -> dict[str, Any]:
             text=True,
             timeout=DRIVER_TIMEOUT,
         )
-        log = node.var_dir / "worker.log"
-        if log.exists():
-            (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
-            (ROOT / "var" / "bench" / "b13-worker.log").write_bytes(log.read_bytes())
+        node.keep_worker_log("b13")
         if out.returncode:
             raise RuntimeError(f"B13 driver failed: {out.stderr[-2000:]}")
         _SESSIONS[key] = json.loads(out.stdout.strip().splitlines()[-1])

@@ -252,10 +252,7 @@ def session(runs: int) -> dict[str, Any]:
             text=True,
             timeout=DRIVER_TIMEOUT,
         )
-        log = node.var_dir / "worker.log"
-        if log.exists():  # kept for profiling: where the fan-out time goes
-            (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
-            (ROOT / "var" / "bench" / "b5-worker.log").write_bytes(log.read_bytes())
+        node.keep_worker_log("b5")
         if out.returncode:
             raise RuntimeError(f"B5 driver failed: {out.stderr[-2000:]}")
         _SESSIONS[runs] = json.loads(out.stdout.strip().splitlines()[-1])

@@ -226,10 +226,7 @@ def measure(runs: int, backlog: int) -> dict[str, Any]:
                 )
                 time.sleep(2.0)  # follow-up tasks (notifications) settle before the next outage
         posts = node.sql("SELECT count(*) FROM microblog_post WHERE local = false")
-        log = node.var_dir / "worker.log"
-        if log.exists():  # kept for profiling: where the drain time goes
-            (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
-            (ROOT / "var" / "bench" / "b6-worker.log").write_bytes(log.read_bytes())
+        node.keep_worker_log("b6")
     return {"runs": results, "posts_stored": posts, "backlog_per_run": backlog}
 
 

@@ -387,6 +387,14 @@ class BenchNode:
                 conn.close()
         return row[0] if row else None
 
+    def keep_worker_log(self, name: str) -> None:
+        """Copy the worker's log to ``var/bench/<name>-worker.log`` before :meth:`close` removes
+        the var dir (kept for profiling: where a benchmark's worker time goes)."""
+        log = self.var_dir / "worker.log"
+        if log.exists():
+            (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
+            (ROOT / "var" / "bench" / f"{name}-worker.log").write_bytes(log.read_bytes())
+
     def close(self) -> None:
         """Stop every process (each by its group), drop the database, remove the var dir."""
         for name in list(self.procs)[::-1]:
