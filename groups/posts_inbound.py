@@ -39,7 +39,7 @@ from federation.resolve import ResolveError, get_or_fetch_actor, instance_signer
 from federation.vocab import id_of, ids_of, is_public, type_of
 from groups.models import GroupPost
 from groups.timeline import carry_in_home, drop_from_home
-from microblog import interactions_inbound, tasks
+from microblog import effects, interactions_inbound, tasks
 from microblog.activitypub import RemotePostError, ap_to_post
 from microblog.interactions import bump_counter
 from microblog.models import Favourite, Post
@@ -136,7 +136,7 @@ def store_group_post(obj: Any, group: Actor, announce_id: str, *, create: Any = 
         post.audience = group
     GroupPost.objects.get_or_create(group_actor=group, post=post, defaults={"announce_ap_id": announce_id[:500]})
     carry_in_home(group, post, announce_id)  # members' home timelines here
-    if created:
+    if created and effects.may_notify(post):
         pk = post.pk
         transaction.on_commit(lambda: tasks.surface_post.delay(pk))
     return post

@@ -41,6 +41,13 @@ def _sees(actor: Actor, post: Post) -> bool:
     )
 
 
+def may_notify(post: Post) -> bool:
+    """Whether :func:`surface_post` could notify anyone for ``post``: it replies to a post we
+    store, or mentions a local member. Inbound posts that can't (most of what a hub relays)
+    skip the task (bench B6)."""
+    return post.in_reply_to_id is not None or post.mentions.filter(actor__local=True).exists()
+
+
 def surface_post(post_id: int) -> int:
     """Notify local members mentioned in the post (``mention``) and the local author of the
     parent (``mention`` when mentioned, else ``reply``, and only when the reply is visible to

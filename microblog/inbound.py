@@ -39,6 +39,7 @@ from federation.resolve import ResolveError, get_or_fetch_actor, instance_signer
 from federation.vocab import id_of, ids_of, type_of
 from microblog import (
     counters,  # noqa: F401 - registers NodeInfo counters
+    effects,
     hooks,
     polls,
     tasks,
@@ -132,6 +133,12 @@ def _maybe_fetch_parent(obj: dict[str, Any]) -> None:
         log.info("parent %s not fetched: %s", parent_id[:200], exc)
 
 
+def _surface(post: Post) -> None:
+    """Queue the post's notifications at commit, when there can be any."""
+    if effects.may_notify(post):
+        transaction.on_commit(lambda: tasks.surface_post.delay(post.pk))
+
+
 def _store(obj: dict[str, Any], actor: Actor) -> Post:
     try:
         return ap_to_post(obj, actor=actor)
@@ -163,7 +170,7 @@ def handle_create_note(activity: dict[str, Any], actor: Actor) -> None:
     _maybe_fetch_parent(obj)
     post = _store(obj, actor)
     hooks.post_event("created", post, activity)
-    transaction.on_commit(lambda: tasks.surface_post.delay(post.pk))
+    _surface(post)
 
 
 @register_handler("Update", "Note")
@@ -183,7 +190,7 @@ def handle_update_note(activity: dict[str, Any], actor: Actor) -> None:
             return
         post = _store(obj, actor)
         hooks.post_event("created", post, activity)
-        transaction.on_commit(lambda: tasks.surface_post.delay(post.pk))
+        _surface(post)
         return
     if existing.author_id != actor.pk or existing.local:
         raise Reject("only the author may update a post")
