@@ -1,7 +1,8 @@
 """Registration points for higher layers (apps register here in ``AppConfig.ready()``).
 
 ``federation`` never imports an app; apps plug in:
-- inbound handlers keyed by (activity type, object type or ``None`` for any),
+- inbound handlers keyed by (activity type, object type or ``None`` for any), and bulk
+  variants of them for inbox drains,
 - counters for NodeInfo usage and statistics (``localPosts``, ``localComments``, ...),
 - collection providers for an actor's collections (``featured``: pinned posts).
 """
@@ -38,6 +39,26 @@ def register_handler(activity_type: str, object_type: str | None = None) -> Call
 def handler_for(activity_type: str, object_type: str | None) -> Handler | None:
     """The handler for this pair: exact object type first, then the any-object handler."""
     return _handlers.get((activity_type, object_type)) or _handlers.get((activity_type, None))
+
+
+# Batch handlers: ``batch(entries) -> list[bool]`` takes ``(activity, actor)`` pairs that
+# ``handler`` would process one by one and processes, in the drain's one transaction, those it
+# can do in bulk with the same outcome, returning True for each entry it finished (stored or
+# dropped exactly as ``handler`` would) and False for each one ``handler`` must still process on
+# its own. It is tied to the handler function itself, so a later registration that replaces or
+# wraps the handler (the hub's) turns the bulk path off for that key.
+BatchHandler = Callable[[list[tuple[dict[str, Any], Actor]]], list[bool]]
+_batch_handlers: dict[Handler, BatchHandler] = {}
+
+
+def register_batch_handler(handler: Handler, batch: BatchHandler) -> None:
+    """Let inbox drains run ``batch`` for several activities ``handler`` would process."""
+    _batch_handlers[handler] = batch
+
+
+def batch_handler_for(handler: Handler) -> BatchHandler | None:
+    """The bulk variant registered for ``handler``, if any."""
+    return _batch_handlers.get(handler)
 
 
 def handled_types() -> frozenset[str]:

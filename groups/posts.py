@@ -241,7 +241,36 @@ def count_remote_like(liker: Actor, post: Post, activity: dict[str, Any]) -> Non
         bump_counter(post.pk, "favourites_count", 1)
 
 
+def on_posts_created(pairs: list[tuple[Post, dict[str, Any]]]) -> None:
+    """Bulk variant of :func:`on_post_event` for ``created`` (remote posts stored together by an
+    inbox drain): two queries find the posts that could belong to a group at all (naming a
+    known group in an owner field or by a ``Mention``); only those, and posts by groups, with
+    an audience or replying to a stored post, go through :func:`on_post_event`."""
+    named: dict[int, set[str]] = {}
+    for post, activity in pairs:
+        ids = {*post.to, *post.cc, *_named_ids(activity)}
+        if isinstance(activity.get("object"), dict):
+            ids.update(_named_ids(activity["object"]))
+        named[post.pk] = ids
+    every = set().union(*named.values())
+    groups = set(Actor.objects.filter(type=ActorType.GROUP, ap_id__in=every).values_list("ap_id", flat=True))
+    pks = list(named)
+    mentioning = set(
+        Mention.objects.filter(post_id__in=pks, actor__type=ActorType.GROUP).values_list("post_id", flat=True)
+    )
+    for post, activity in pairs:
+        if (
+            post.author.type == ActorType.GROUP
+            or post.audience_id
+            or post.in_reply_to_id
+            or post.pk in mentioning
+            or named[post.pk] & groups
+        ):
+            on_post_event("created", post, activity)
+
+
 hooks.register_post_observer(on_post_event)
+hooks.register_bulk_observer(on_post_event, on_posts_created)
 
 
 # ---------------------------------------------------------------- writing, moderation, pins

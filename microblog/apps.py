@@ -7,4 +7,4 @@ class MicroblogConfig(AppConfig):
 
     def ready(self) -> None:
         # Register inbound handlers and NodeInfo counters with the federation layer.
-        from microblog import inbound, interactions, polls  # noqa: F401
+        from microblog import inbound, inbound_bulk, interactions, polls  # noqa: F401

@@ -18,7 +18,9 @@ from typing import Any
 from microblog.models import Post
 
 PostObserver = Callable[[str, Post, "dict[str, Any] | None"], None]
+BulkObserver = Callable[[list[tuple[Post, "dict[str, Any]"]]], None]
 _observers: list[PostObserver] = []
+_bulk: dict[PostObserver, BulkObserver] = {}
 
 
 def register_post_observer(fn: PostObserver) -> PostObserver:
@@ -32,3 +34,24 @@ def post_event(event: str, post: Post, activity: dict[str, Any] | None = None) -
     """Tell every observer that ``post`` was ``created``/``updated``/``deleted``."""
     for fn in list(_observers):
         fn(event, post, activity)
+
+
+def register_bulk_observer(observer: PostObserver, bulk: BulkObserver) -> None:
+    """Give ``observer`` a bulk variant for many remote posts stored at once by an inbox drain
+    (``microblog.inbound_bulk``): ``bulk(pairs)`` must do what ``observer("created", post,
+    activity)`` would do for each pair."""
+    _bulk[observer] = bulk
+
+
+def posts_created(pairs: list[tuple[Post, dict[str, Any]]]) -> None:
+    """``post_event("created", ...)`` for each of ``pairs`` (remote posts and the activities
+    that brought them), through each observer's bulk variant when it has one."""
+    if not pairs:
+        return
+    for fn in list(_observers):
+        bulk = _bulk.get(fn)
+        if bulk is not None:
+            bulk(pairs)
+        else:
+            for post, activity in pairs:
+                fn("created", post, activity)

@@ -235,7 +235,9 @@ def _link_thread(post: Post) -> None:
                 post.conversation = parent.conversation or parent.ap_id
             post.save(update_fields=["in_reply_to", "conversation"])
             Post.objects.filter(pk=parent.pk).update(replies_count=F("replies_count") + 1)
-    orphans = Post.objects.filter(in_reply_to_ap_id=post.ap_id, in_reply_to__isnull=True, deleted_at__isnull=True)
+    orphans = Post.objects.filter(
+        in_reply_to_ap_id=post.ap_id, in_reply_to__isnull=True, deleted_at__isnull=True
+    ).exclude(in_reply_to_ap_id="")  # the partial index post_orphan_replies
     adopted = orphans.update(in_reply_to=post)
     if adopted:
         Post.objects.filter(pk=post.pk).update(replies_count=F("replies_count") + adopted)

@@ -194,6 +194,25 @@ def render(text: str, *, resolve: Callable[[str, str | None], Actor | None] | No
     return Rendered(html=sanitize_html(markup), mentions=list(mentions.values()), hashtags=list(tags))
 
 
+def add_hashtags_bulk(pairs: list[tuple[Post, list[str]]]) -> None:
+    """Give new posts (no hashtags yet) their hashtags in three queries for all of them: what
+    :func:`set_hashtags` does post by post. Runs in the caller's transaction."""
+    wanted: dict[int, list[str]] = {}
+    for post, names in pairs:
+        clean = list(dict.fromkeys(n for n in (hashtag_name(raw) for raw in names) if n))
+        if clean:
+            wanted[post.pk] = clean
+    if not wanted:
+        return
+    every = {n for names in wanted.values() for n in names}
+    Hashtag.objects.bulk_create([Hashtag(name=n) for n in sorted(every)], ignore_conflicts=True)
+    ids = dict(Hashtag.objects.filter(name__in=every).values_list("name", "pk"))
+    through = Hashtag.posts.through
+    through.objects.bulk_create(
+        [through(hashtag_id=ids[n], post_id=pk) for pk, names in wanted.items() for n in names], ignore_conflicts=True
+    )
+
+
 def set_hashtags(post: Post, names: Iterable[str]) -> list[str]:
     """Make ``names`` (already normalised) the post's hashtags, creating ``Hashtag`` rows as
     needed; returns the names stored. Runs in the caller's transaction."""

@@ -33,6 +33,7 @@ from federation.models import Actor, Follow
 from federation.resolve import ResolveError, get_or_fetch_actor
 from federation.vocab import PUBLIC_FORMS, id_of, ids_of, type_of
 from learning.sharing_ap import COURSE_TYPES
+from microblog import effects as microblog_effects
 from microblog import tasks as microblog_tasks
 from microblog.activitypub import RemotePostError, ap_to_post
 from microblog.models import Post
@@ -188,7 +189,7 @@ def _store_post(doc: dict[str, Any], author: Actor) -> Post | None:
         post = ap_to_post(doc, actor=author)
     except RemotePostError as exc:
         raise Reject(f"relayed object refused: {exc}") from exc
-    if not existed:
+    if not existed and microblog_effects.may_notify(post):
         pk = post.pk
         transaction.on_commit(lambda: microblog_tasks.surface_post.delay(pk))
     return post
