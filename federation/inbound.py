@@ -47,7 +47,7 @@ RETRY_DELAYS = (timedelta(seconds=30), timedelta(minutes=5), timedelta(minutes=3
 DRAIN_FLAG = "federation:inbox-drain"  # one cache key per slot: f"{DRAIN_FLAG}:{slot}"
 DRAIN_SLOTS = 2  # drains at once: two overlap one's database waits; more would starve deliveries
 DRAIN_FLAG_TTL = timedelta(seconds=60)  # refreshed every batch: only a dead drain's slot waits it out
-LINGER_POLL = 0.05  # seconds between looks for new items while a drain lingers
+LINGER_POLL = 0.01  # seconds between looks for new items while a drain lingers
 
 
 class Reject(Exception):
