@@ -48,7 +48,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, DateTimeField, F, Q, Value
+from django.db.models import Count, DateTimeField, F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -135,14 +135,16 @@ def claim_due(
 
     Guarantees that no other claimer gets the same rows until ``LEASE`` has passed."""
     now = timezone.now()
+    qs = Delivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now)
+    if activity_id is not None:
+        qs = qs.filter(activity_id=activity_id)
+    if activity_ids is not None:
+        qs = qs.filter(activity_id__in=activity_ids)
+    if host is not None:
+        qs = qs.filter(domain=host)
+    if connection.vendor == "postgresql":
+        return _claim_returning(qs, limit, now + scaled(LEASE))
     with transaction.atomic():
-        qs = Delivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now)
-        if activity_id is not None:
-            qs = qs.filter(activity_id=activity_id)
-        if activity_ids is not None:
-            qs = qs.filter(activity_id__in=activity_ids)
-        if host is not None:
-            qs = qs.filter(domain=host)
         if connection.features.has_select_for_update_skip_locked:
             qs = qs.select_for_update(skip_locked=True)
         ids = list(qs.order_by("next_attempt_at", "activity_id").values_list("pk", flat=True)[:limit])
@@ -151,6 +153,35 @@ def claim_due(
     if not ids:
         return []
     return list(Delivery.objects.filter(pk__in=ids).order_by("activity_id", "pk"))
+
+
+def _claim_returning(qs: QuerySet[Delivery], limit: int, lease_until: datetime) -> list[Delivery]:
+    """PostgreSQL: claim in one statement and one round trip, ``UPDATE ... WHERE id IN (SELECT
+    ... FOR UPDATE SKIP LOCKED) RETURNING`` (instead of a transaction of SELECT, UPDATE and a
+    re-read: one round trip instead of five on the path from a post's commit to its first delivery)."""
+    inner = qs.order_by("next_attempt_at", "activity_id").values_list("pk", flat=True)[:limit]
+    select, params = inner.query.sql_with_params()
+    fields = Delivery._meta.concrete_fields
+    qn = connection.ops.quote_name
+    # Identifiers come from the model's metadata and the inner query from the ORM; values are parameters.
+    sql = (
+        f"UPDATE {qn(Delivery._meta.db_table)} SET {qn('next_attempt_at')} = %s "  # noqa: S608
+        f"WHERE {qn('id')} IN ({select} {connection.ops.for_update_sql(skip_locked=True)}) "
+        f"RETURNING {', '.join(qn(str(f.column)) for f in fields)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [lease_until, *params])
+        rows = cursor.fetchall()
+    names = [f.attname for f in fields]
+    converters = [(i, f.from_db_value) for i, f in enumerate(fields) if hasattr(f, "from_db_value")]
+    out = []
+    for row in rows:
+        values = list(row)
+        for i, convert in converters:
+            values[i] = convert(values[i], None, connection)
+        out.append(Delivery.from_db(connection.alias, names, values))
+    out.sort(key=lambda d: (d.activity_id, d.pk))
+    return out
 
 
 def _domains_for(hosts: set[str]) -> dict[str, Domain]:

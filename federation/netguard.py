@@ -91,11 +91,17 @@ class _Watchdog:
     def start(self, deadline: float) -> Watch:
         watch = Watch(deadline)
         with self._cond:
+            # The thread sleeps until the earliest deadline in the heap (finished watches are
+            # dropped when they reach the top), so it needs waking only when this deadline is
+            # earlier than that, or when it sleeps without one. Deadlines mostly come in
+            # increasing order: no wake-up (a thread switch, ~40 µs) per request.
+            wake = not self._heap or deadline < self._heap[0][0]
             heapq.heappush(self._heap, (deadline, next(self._seq), watch))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="redcloud-http-watchdog", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            elif wake:
+                self._cond.notify()
         return watch
 
     def finish(self, watch: Watch) -> bool:

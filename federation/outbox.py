@@ -8,6 +8,7 @@ change sends nothing and a lost broker message loses nothing.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -87,11 +88,47 @@ def publish(
     except IntegrityError:  # published concurrently by another transaction
         return OutboxActivity.objects.get(ap_id=ap_id)
     if targets:
-        pk = outbox.pk
-        transaction.on_commit(lambda: deliver_activity_task.delay(pk))
+        _queue_delivery(outbox)
     if public and has_publish_observers():  # the hub's relay (node.hub_relay) watches public activities
         transaction.on_commit(lambda: notify_published(outbox))
     return outbox
+
+
+class _Siblings(threading.local):
+    """Per thread: activities of one actor about one object published in the transaction being
+    built, (actor pk, object id) -> a one-element list, True once their delivery task is queued."""
+
+    def __init__(self) -> None:
+        self.queued: dict[tuple[int, str], list[bool]] = {}
+
+
+_siblings = _Siblings()
+
+
+def _queue_delivery(outbox: OutboxActivity) -> None:
+    """Queue ``federation.deliver.activity`` for ``outbox`` on commit, once per group of
+    siblings: the task delivers the pending rows of every activity of the same actor about the
+    same object (``federation.delivery.deliver_activity``), so a group's ``Announce{Create}``
+    and plain ``Announce`` published in one transaction need one task, not two racing for the
+    same rows. Every activity registers its own callback (a sibling rolled back to a savepoint
+    loses only its own); the first one that runs queues the task, the others see it done."""
+    pk = outbox.pk
+    if not outbox.object_ap_id:
+        transaction.on_commit(lambda: deliver_activity_task.delay(pk))
+        return
+    key = (outbox.actor_id, outbox.object_ap_id)
+    if len(_siblings.queued) > 1000:  # entries of rolled-back transactions
+        _siblings.queued.clear()
+    done = _siblings.queued.setdefault(key, [False])
+
+    def queue() -> None:
+        if _siblings.queued.get(key) is done:
+            del _siblings.queued[key]
+        if not done[0]:
+            deliver_activity_task.delay(pk)
+            done[0] = True
+
+    transaction.on_commit(queue)
 
 
 def cancel_deliveries(object_ap_id: str) -> int:

@@ -175,13 +175,18 @@ def send_all(jobs: list[Job], schemes: dict[str, str]) -> list[tuple[Job, SendRe
     by_host: dict[str, list[Job]] = defaultdict(list)
     for job in jobs:
         by_host[job.delivery.domain].append(job)
+    # As few lanes per host as keep the threads busy: a lane sends its jobs one after the other
+    # over one kept-alive connection (a group's two announces to a host cost one TCP connect
+    # and one thread hop, not two), and a dead host holds one thread, not ``per_host``. Many
+    # hosts: one lane each; few hosts with many jobs (retries to one domain): up to ``per_host``.
+    threads = int(_setting("FEDERATION_DELIVERY_CONCURRENCY", 16))
+    wanted = -(-2 * threads // max(1, len(by_host)))
     lanes: list[tuple[int, list[Job]]] = []
     for host_jobs in by_host.values():
-        count = min(per_host, len(host_jobs))
+        count = min(per_host, len(host_jobs), wanted)
         lanes.extend((i, host_jobs[i::count]) for i in range(count))
-    # Every host's first lane before any host's second: a batch carrying two activities (a
-    # group's Announce{Create} and plain Announce) reaches every host with the first one first,
-    # and a host's later lanes mostly find its connection free in the keep-alive pool.
+    # Every host's first lane before any host's second (jobs keep the claim's order, oldest
+    # activity first: a group's Announce{Create} reaches a host before its plain Announce).
     chunks = [jobs for _, jobs in sorted(lanes, key=lambda lane: lane[0])]
     host_down: dict[str, str] = {}
     if len(chunks) == 1:

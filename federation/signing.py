@@ -68,6 +68,23 @@ def _target(url: str) -> tuple[str, str, str]:
     return host, path, f"{scheme}://{host}{path}"
 
 
+_DIGEST_CACHE_MAX_BODY = 64 * 1024
+
+
+@lru_cache(maxsize=32)
+def _cached_digest(body: bytes, scheme: str) -> str:
+    return digest_header(body) if scheme == CAVAGE else content_digest_header(body)
+
+
+def _body_digest(body: bytes, scheme: str) -> str:
+    """The body's ``Digest`` (cavage) or ``Content-Digest`` (rfc9421) value. A fan-out signs
+    one body for every inbox, so small bodies are cached (keyed by the body itself: ``bytes``
+    caches its hash and the fan-out passes the same object, so a hit is an identity check)."""
+    if len(body) > _DIGEST_CACHE_MAX_BODY:
+        return digest_header(body) if scheme == CAVAGE else content_digest_header(body)
+    return _cached_digest(body, scheme)
+
+
 @lru_cache(maxsize=1024)
 def _checked_key_id(key_id: str) -> str:
     if not key_id or len(key_id) > 2048 or not all(" " < c <= "~" for c in key_id) or '"' in key_id or "\\" in key_id:
@@ -117,7 +134,7 @@ def sign_request(
         out["Content-Type"] = content_type
     if scheme == CAVAGE:
         if body is not None:
-            digest = digest_header(body)
+            digest = _body_digest(body, CAVAGE)
             out["Digest"] = digest
             names = "(request-target) host date digest content-type"
             text = (
@@ -134,7 +151,7 @@ def sign_request(
         out["Signature"] = f'keyId="{key_id}",algorithm="rsa-sha256",headers="{names}",signature="{signature}"'
     elif scheme == RFC9421:
         if body is not None:
-            digest = content_digest_header(body)
+            digest = _body_digest(body, RFC9421)
             out["Content-Digest"] = digest
             components = '("@method" "@target-uri" "content-digest" "content-type")'
             base = (

@@ -15,6 +15,7 @@ from federation.models import Delivery, DeliveryState, Domain, InboxItem, InboxI
 from federation.outbox import publish
 from federation.policy import forget_blocks
 from federation.tasks import deliver_activity_task
+from federation.transport import get_transport
 from tests.federation.fakeserver import FakeServer
 
 pytestmark = pytest.mark.django_db
@@ -114,3 +115,20 @@ def test_deliver_records_host_successes_in_one_update_when_hosts_are_healthy(loc
     updates = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith('UPDATE "federation_domain"')]
     assert len(updates) == 1
     assert Domain.objects.filter(last_success_at__isnull=False).count() == 3
+
+
+def test_deliver_sends_siblings_over_one_connection_per_host_when_many_hosts(local_member, inboxes, settings):
+    """With more hosts than the threads need lanes, a host's two sibling deliveries go out in one lane,
+    one after the other over one kept-alive connection, the older activity first."""
+    settings.FEDERATION_DELIVERY_CONCURRENCY = 1  # 3 hosts for 1 thread: one lane per host
+    get_transport().close()
+    urls = [s.url("/inbox") for s in inboxes]
+    first, second = (
+        publish({"id": f"http://county.test/activities/{verb}-2", "type": "Announce", "actor": local_member.ap_id},
+                actor=local_member, inboxes=urls, object_ap_id="http://county.test/objects/3")
+        for verb in ("create", "plain")
+    )  # fmt: skip
+    assert deliver_activity_task(first.pk) == 6
+    for server in inboxes:
+        assert [r.json()["id"] for r in server.requests_to("/inbox", "POST")] == [first.ap_id, second.ap_id]
+        assert server.connection_count == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
+from federation import outbox
 from federation.models import Delivery, DeliveryState, Follow, FollowState, OutboxActivity
 from federation.outbox import cancel_deliveries, inboxes_for_followers, publish
 from federation.policy import block_domain, forget_blocks
@@ -161,3 +162,59 @@ def test_inboxes_for_followers_lists_remote_accepted_when_mixed(local_member, ma
         "https://remote.example/inbox",
         "https://other.example/users/dave/inbox",
     ]
+
+
+def test_publish_queues_one_task_when_siblings_share_a_transaction(
+    local_member, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Two activities of one actor about one object published together queue one delivery task (it
+    carries both, ``deliver_activity``'s siblings); an unrelated activity gets its own."""
+    queued: list[int] = []
+    monkeypatch.setattr(outbox.deliver_activity_task, "delay", queued.append)
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        first = publish(
+            _note(1, "Announce"),
+            actor=local_member,
+            inboxes=["https://a.example/inbox"],
+            object_ap_id="https://county.test/objects/9",
+        )
+        publish(
+            _note(2, "Announce"),
+            actor=local_member,
+            inboxes=["https://a.example/inbox"],
+            object_ap_id="https://county.test/objects/9",
+        )
+        other = publish(
+            _note(3),
+            actor=local_member,
+            inboxes=["https://a.example/inbox"],
+            object_ap_id="https://county.test/objects/8",
+        )
+    assert queued == [first.pk, other.pk]
+
+
+def test_publish_queues_the_surviving_sibling_when_the_first_rolls_back(
+    local_member, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A sibling rolled back to a savepoint does not take the other's delivery task with it."""
+    queued: list[int] = []
+    monkeypatch.setattr(outbox.deliver_activity_task, "delay", queued.append)
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        try:
+            with transaction.atomic():
+                publish(
+                    _note(1, "Announce"),
+                    actor=local_member,
+                    inboxes=["https://a.example/inbox"],
+                    object_ap_id="https://county.test/objects/9",
+                )
+                raise RuntimeError("undo")
+        except RuntimeError:
+            pass
+        second = publish(
+            _note(2, "Announce"),
+            actor=local_member,
+            inboxes=["https://a.example/inbox"],
+            object_ap_id="https://county.test/objects/9",
+        )
+    assert queued == [second.pk]
