@@ -27,7 +27,12 @@ Method (loopback, PostgreSQL + Redis, a fresh ``bench.servers.BenchNode``):
 4. Denominators: B3's inbox accept rate from this job's B3 result when B3 ran, else a short
    B3 (``bench.b3_inbox_accept.session("pg", quick=True)``) measured first; the arrival rate.
 
-Full: ``ctx.runs`` runs × ``BACKLOG`` (1,500); ``--quick``: 2 runs × 500.
+5. One more run, reported apart and not judged (``extra["mixed_run"]``, a note): the same with
+   1 in 5 notes a reply to a stored note and 1 in 10 mentioning the hub's reader, shapes that
+   ``microblog.inbound_bulk`` leaves to the one-by-one handler; its rate says what a backlog
+   of conversations rather than top-level posts costs.
+
+Full: ``ctx.runs`` runs × ``BACKLOG`` (1,500) + the mixed run; ``--quick``: 2 runs × 500 + 1.
 """
 
 from __future__ import annotations
@@ -59,12 +64,21 @@ PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 
 _SESSIONS: dict[tuple[int, int], dict[str, Any]] = {}
 _keys: list[Any] = []
+_mix: dict[str, str] = {}  # "reader": the reader's id, during the mixed run only
+MIX_REPLY = 5  # mixed run: one note in 5 is a reply to a stored note
+MIX_MENTION = 10  # mixed run: one in 10 mentions the hub's reader
 
 
 def note_body(sender: int, serial: int) -> bytes:
     """A public, top-level Create{Note} from sender ``sender`` with unique id ``serial``: the
-    B3 fixture (``bench.loadgen.activity_body``) without its reply and mention fields."""
+    B3 fixture (``bench.loadgen.activity_body``) without its reply and mention fields.
+
+    In the mixed run (``_mix["reader"]`` set) every ``MIX_REPLY``-th note instead replies to
+    the same sender's previous note (``serial - SENDERS``, already stored) and every
+    ``MIX_MENTION``-th mentions the hub's reader: the shapes the bulk path leaves to the
+    one-by-one handler (``microblog.inbound_bulk``)."""
     from bench.loadgen import activity_body
+    from bench.servers import SENDERS
 
     doc = json.loads(activity_body(sender, serial))
     obj = doc["object"]
@@ -73,7 +87,13 @@ def note_body(sender: int, serial: int) -> bytes:
     obj["tag"] = []
     followers = f"{doc['actor']}/followers"
     obj["to"], obj["cc"] = [PUBLIC], [followers]
-    doc["to"], doc["cc"] = [PUBLIC], [followers]
+    reader = _mix.get("reader")
+    if reader and serial % MIX_REPLY == 0 and serial >= SENDERS:
+        obj["inReplyTo"] = obj["id"].replace(f"{serial:018d}", f"{serial - SENDERS:018d}")
+    if reader and serial % MIX_MENTION == 1:
+        obj["tag"] = [{"type": "Mention", "href": reader, "name": "@reader"}]
+        obj["cc"] = [followers, reader]
+    doc["to"], doc["cc"] = obj["to"], obj["cc"]
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -164,8 +184,13 @@ def measure(runs: int, backlog: int) -> dict[str, Any]:
         ]
         serial = 0
         results = []
+        reader = node.sql("SELECT ap_id FROM federation_actor WHERE local AND username = 'reader'")
         with ThreadPoolExecutor(8) as pool:
-            for _ in range(runs):
+            for run in range(runs + 1):
+                mixed = run == runs  # the last run: the mixed shapes, reported apart
+                _mix.clear()
+                if mixed:
+                    _mix["reader"] = str(reader)
                 fill = sign_many(node.domain, serial, backlog)
                 arrivals = sign_many(node.domain, serial + backlog, int(ARRIVAL * ARRIVAL_WINDOW))
                 serial += backlog + len(arrivals)
@@ -211,6 +236,7 @@ def measure(runs: int, backlog: int) -> dict[str, Any]:
                 processed = after.get("processed", 0) - before.get("processed", 0)
                 results.append(
                     {
+                        "mixed": mixed,
                         "backlog": stored,
                         "fill_202": statuses.count(202),
                         "fill_rate": len(fill) / fill_s,
@@ -226,8 +252,18 @@ def measure(runs: int, backlog: int) -> dict[str, Any]:
                 )
                 time.sleep(2.0)  # follow-up tasks (notifications) settle before the next outage
         posts = node.sql("SELECT count(*) FROM microblog_post WHERE local = false")
+        mentions = node.sql("SELECT count(*) FROM microblog_mention")
+        replies = node.sql("SELECT count(*) FROM microblog_post WHERE in_reply_to_id IS NOT NULL")
         node.keep_worker_log("b6")
-    return {"runs": results, "posts_stored": posts, "backlog_per_run": backlog}
+    _mix.clear()
+    plain = [r for r in results if not r["mixed"]]
+    mixed_runs = [r for r in results if r["mixed"]]
+    return {
+        "runs": plain,
+        "mixed_run": {**mixed_runs[0], "mentions_stored": mentions, "replies_linked": replies},
+        "posts_stored": posts,
+        "backlog_per_run": backlog,
+    }
 
 
 def session(runs: int, backlog: int) -> dict[str, Any]:
@@ -262,11 +298,18 @@ def _extra(data: dict[str, Any]) -> dict[str, Any]:
         "posts_stored": data["posts_stored"],
         "runs": data["runs"],
         "activities": "public top-level Create{Note} (2.3 KB) from 145 followed senders, stored as posts",
+        "mixed_run": data["mixed_run"],
+        "mixed_activities": f"the same, but 1 in {MIX_REPLY} a reply to a stored note and 1 in {MIX_MENTION} "
+        "mentioning the hub's reader (not judged; the one-by-one path's share)",
     }
 
 
 def _notes(data: dict[str, Any]) -> list[str]:
-    notes = []
+    mixed = data["mixed_run"]
+    notes = [
+        f"mixed run (1 in {MIX_REPLY} replies, 1 in {MIX_MENTION} mentions; not judged): "
+        f"{mixed['drain_rate']:,.0f} items/s, {mixed['worker_cpu_ms_per_item']:.2f} ms worker CPU per item"
+    ]
     for n, r in enumerate(data["runs"], 1):
         if r["fill_202"] != r["backlog"]:
             notes.append(f"run {n}: {r['fill_202']} answered 202 but {r['backlog']} stored")

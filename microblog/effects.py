@@ -42,10 +42,12 @@ def _sees(actor: Actor, post: Post) -> bool:
 
 
 def may_notify(post: Post) -> bool:
-    """Whether :func:`surface_post` could notify anyone for ``post``: it replies to a post we
-    store, or mentions a local member. Inbound posts that can't (most of what a hub relays)
-    skip the task (bench B6)."""
-    return post.in_reply_to_id is not None or post.mentions.filter(actor__local=True).exists()
+    """Whether :func:`surface_post` could notify anyone for ``post``: it replies to a local
+    member's post, or mentions a local member. Inbound posts that can't (most of what a hub
+    relays, replies among remote people included) skip the task (bench B6)."""
+    if post.in_reply_to_id is not None and Post.objects.filter(pk=post.in_reply_to_id, author__local=True).exists():
+        return True
+    return post.mentions.filter(actor__local=True).exists()
 
 
 def surface_post(post_id: int) -> int:

@@ -75,6 +75,25 @@ def test_note_body_is_public_top_level_and_unique() -> None:
     assert a["actor"] == a["object"]["attributedTo"]
 
 
+def test_mixed_note_bodies_reply_to_the_senders_previous_note_and_mention_the_reader(monkeypatch) -> None:
+    """B6's mixed run: 1 in 5 replies to the same sender's note one round (145 serials) back, 1
+    in 10 mentions the reader (tag and cc); the rest stay plain."""
+    from bench import b6_backlog
+    from bench.servers import SENDERS
+
+    reader = "http://127.0.0.1:9/users/reader"
+    monkeypatch.setitem(b6_backlog._mix, "reader", reader)
+    docs = {s: json.loads(note_body(s % SENDERS, s)) for s in range(SENDERS, SENDERS + 20)}
+    replies = [s for s, d in docs.items() if "inReplyTo" in d["object"]]
+    mentions = [s for s, d in docs.items() if d["object"]["tag"]]
+    assert replies == [s for s in docs if s % 5 == 0] and len(replies) == 4
+    assert mentions == [s for s in docs if s % 10 == 1] and len(mentions) == 2
+    for s in replies:
+        assert docs[s]["object"]["inReplyTo"] == json.loads(note_body(s % SENDERS, s - SENDERS))["object"]["id"]
+    for s in mentions:
+        assert docs[s]["object"]["tag"][0]["href"] == reader and reader in docs[s]["cc"]
+
+
 def test_farm_verifies_fails_and_blackholes(tmp_path) -> None:
     """The fake-inbox process answers 202 to a valid request (logged with its tag), 401 to a
     bad signature, 503 in failing mode, and nothing in blackhole mode."""
