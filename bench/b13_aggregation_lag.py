@@ -7,11 +7,13 @@ Setup (all loopback, bounded; a fresh ``bench.servers.BenchNode`` on PostgreSQL 
 - **The hub**: gunicorn (``deploy/gunicorn.conf.py``) and the county worker (``celery -A node
   worker -P threads --concurrency 8`` on every queue, beat as a thread), as B3/B6 run them.
 - **145 simulated children** (``bench.children``): one process, one port per child on
-  127.0.0.1, serving each relayed note at its origin (the hub fetches every relayed object
-  from its origin, ``node.hub_inbound.handle_relayed``). In the hub's database each child is
+  127.0.0.1, serving each relayed note at its origin. A child relays its own members' notes
+  embedded, as Redcloud nodes do, so the hub stores them without a fetch
+  (``node.hub_inbound.handle_relayed``); a relay of another node's object would be fetched
+  from its origin (not measured here: B13 is the first hop). In the hub's database each child is
   an accepted ``NodeRelation`` (kind ``node``) whose instance actor has a real RSA-2048 key
   (``bench.servers.sender_keys``) and a cached member who authors the notes.
-- **Steady load**: ``ARRIVAL`` (20) relay ``Announce{note id}`` per second, round-robin over
+- **Steady load**: ``ARRIVAL`` (20) relay ``Announce{note}`` per second, round-robin over
   children 1..144, each signed draft-cavage by its child's instance actor
   (``federation.signatures.sign_request``) and POSTed to the hub's shared inbox; 20/s is
   BENCHMARKS.md's assumed peak (20 × the assumed average), as in B6.
@@ -38,8 +40,9 @@ in one test run). The same round trip under the load is recorded (``loaded_noop_
 the absolute lag in ms too.
 
 Targets are ours (BENCHMARKS.md gives none for the lag, so the verdicts are provisional):
-p50 ≤ 5 hops (stretch 3), p95 ≤ 10 (stretch 5): besides the hop, the path is one verified POST,
-one GET from the origin and one insert, each a few ms on loopback.
+p50 ≤ 5 hops (stretch 3), p95 ≤ 10 (stretch 5): besides the hop, the path is one verified POST
+and one insert (and, for an object relayed on by a prefecture, one GET from its origin), each
+a few ms on loopback.
 
 Full: ``ctx.runs`` runs; ``--quick``: 2 shorter runs. Standalone: ``python -m bench.b13_aggregation_lag [RUNS]``.
 """

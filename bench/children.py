@@ -1,6 +1,7 @@
 """Simulated child nodes for the aggregation-lag benchmark (B13): one process, one listener
 per child "host" (distinct ports on 127.0.0.1), each serving what a hub fetches from a relay
-origin: ``GET /notes/<serial>`` answers a public ``Note`` with that id, attributed to the
+origin (a relay Announce embeds the child's own note, so the hub fetches only when one comes by
+another way): ``GET /notes/<serial>`` answers a public ``Note`` with that id, attributed to the
 child's member ``/users/u``, published now (``application/activity+json``). Any other path
 answers 404. Documents are built from the path, so nothing has to be registered in advance.
 
@@ -115,18 +116,22 @@ def seed_hub(ports: list[int], pems: list[str]) -> None:
 
 
 def relay_announce(port: int, serial: str, hub: str, key: Any) -> tuple[str, dict[str, str], bytes]:
-    """(note id, headers, body) of child ``port``'s signed relay Announce of note ``serial``."""
+    """(note id, headers, body) of child ``port``'s signed relay Announce of note ``serial``,
+    the note embedded as a Redcloud child relays its own members' posts
+    (``node.hub_relay.announce_to_ap``); the hub takes it without fetching, as it is on the
+    child's own host."""
     from federation.signatures import sign_request
 
     actor = instance_actor_id(port)
     note = note_url(port, serial)
+    embedded = {k: v for k, v in note_doc(port, serial).items() if k != "@context"}
     body = json.dumps(
         {
             "@context": "https://www.w3.org/ns/activitystreams",
             "id": f"http://127.0.0.1:{port}/relay/{serial}",
             "type": "Announce",
             "actor": actor,
-            "object": note,
+            "object": embedded,
             "to": [PUBLIC],
             "cc": [f"{actor}/followers"],
         },

@@ -4,8 +4,9 @@
   (a remote instance actor following ours asks to be our child; our follow of the parent's).
 - ``Follow{as:Public}`` from a plain ActivityPub server's instance actor subscribes it to the
   relay (Mastodon's relay convention), ``Undo`` of it unsubscribes.
-- ``Announce`` from a child (or, re-broadcast, from our parent) is a relayed object: fetched
-  from its origin (an embedded copy from another host is never trusted), stored once (a post
+- ``Announce`` from a child (or, re-broadcast, from our parent) is a relayed object: used as
+  embedded when it is on the relaying node's own host (its origin, which signed the request),
+  else fetched from its origin (an embedded copy from another host is never trusted), stored once (a post
   through microblog; an event, a course... through the app handler registered for
   ``Create{<its type>}``, as if its origin had sent it), and passed on by :mod:`node.hub_relay`.
   From anyone else the app handlers registered before us run unchanged.
@@ -28,7 +29,7 @@ from federation import registry
 from federation.actors import INSTANCE_ACTOR_USERNAME, get_instance_actor
 from federation.fetch import FetchError
 from federation.hosts import host_of
-from federation.inbound import Reject, same_origin
+from federation.inbound import DISPATCHED_TYPES, Reject, same_origin
 from federation.models import Actor, Follow
 from federation.resolve import ResolveError, get_or_fetch_actor
 from federation.vocab import PUBLIC_FORMS, id_of, ids_of, type_of
@@ -195,10 +196,21 @@ def _store_post(doc: dict[str, Any], author: Actor) -> Post | None:
     return post
 
 
+def _embedded_from_origin(activity: dict[str, Any], actor: Actor) -> dict[str, Any] | None:
+    """The relayed object embedded in ``activity`` when the relaying node is its origin (its
+    id on the signing actor's host: the trust rule of every ``Create``), so no fetch is needed;
+    ``None`` when it must be fetched (a bare id, or a copy of another node's object)."""
+    obj = activity.get("object")
+    if isinstance(obj, dict) and type_of(obj) not in DISPATCHED_TYPES and same_origin(id_of(obj), actor):
+        return obj
+    return None
+
+
 def handle_relayed(activity: dict[str, Any], actor: Actor, rel: NodeRelation) -> RelayedObject | None:
-    """A relayed ``Announce{object id}`` from a child (or our parent): fetch the object from its
-    origin, store it (deduplicated by id and version), tombstone it when the origin says it is
-    gone, and pass it on. Returns the row, or ``None`` for a duplicate or our own object."""
+    """A relayed ``Announce{object}`` from a child (or our parent): take the object as embedded
+    when the relaying node is its origin, else fetch it from its origin; store it (deduplicated
+    by id and version), tombstone it when the origin says it is gone, and pass it on. Returns the
+    row, or ``None`` for a duplicate or our own object."""
     object_id = id_of(activity.get("object"))
     if not object_id or not same_origin(str(activity.get("id") or ""), actor):
         raise Reject("a relay Announce needs an object and an id on the relay's host")
@@ -208,15 +220,16 @@ def handle_relayed(activity: dict[str, Any], actor: Actor, rel: NodeRelation) ->
         raise Reject("relayed object id has no host") from exc
     if origin == host_of(str(get_instance_actor().ap_id)):
         return None  # our own content came back round
-    deleted, doc = False, None
-    try:
-        doc = hub.fetch_from_origin(object_id)
-    except FetchError as exc:
-        if exc.retryable:
-            raise
-        if exc.status not in (404, 410):
-            raise Reject(f"relayed object unavailable: {exc.reason}") from exc
-        deleted = True
+    deleted, doc = False, _embedded_from_origin(activity, actor)
+    if doc is None:
+        try:
+            doc = hub.fetch_from_origin(object_id)
+        except FetchError as exc:
+            if exc.retryable:
+                raise
+            if exc.status not in (404, 410):
+                raise Reject(f"relayed object unavailable: {exc.reason}") from exc
+            deleted = True
     if doc is not None and not _public_doc(doc):
         raise Reject("relayed object is not public at its origin")
     # Every fetch happens before the first write: the handler runs in one transaction, and a
@@ -309,8 +322,9 @@ def _wrap_announce(previous: registry.Handler | None) -> registry.Handler:
     def handle_announce(activity: dict[str, Any], actor: Actor) -> None:
         """Relayed content from a child or our parent; any other Announce as before."""
         rel = relay_source(actor)
-        if rel is not None and not isinstance(activity.get("object"), dict):
-            handle_relayed(activity, actor, rel)
+        obj = activity.get("object")
+        if rel is not None and (not isinstance(obj, dict) or type_of(obj) not in DISPATCHED_TYPES):
+            handle_relayed(activity, actor, rel)  # an object (bare id, or embedded), not an activity
             return
         if rel is not None:
             hub.touch(actor)

@@ -1,6 +1,8 @@
 """The relay, outbound side: public activities of our members and groups go up to the parent
-hub (and to relay subscribers) as ``Announce{<original object id>}`` by our instance actor, in
-the LitePub/Mastodon relay manner; a hub passes relayed objects on the same way.
+hub (and to relay subscribers) as ``Announce{<original object>}`` by our instance actor, in
+the LitePub/Mastodon relay manner; a hub passes relayed objects on the same way. Our own
+objects are embedded (the receiver may trust them: they are on the signing sender's host, the
+rule for every ``Create``), objects of other nodes go as a bare id (fetched from their origin).
 
 Only activities addressed to the public collection (``to``, of the activity and of an embedded
 object) and stored as public in the outbox are relayed: followers-only, direct and group
@@ -62,6 +64,18 @@ def poll_totals_suffix(obj: dict[str, Any]) -> str:
     return ":poll-" + hashlib.sha256(totals.encode()).hexdigest()[:16]
 
 
+def relay_object(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The object a public ``Create``/``Update`` (or a group's ``Announce`` of one) carries
+    embedded, to embed in the relay ``Announce``; ``None`` for a ``Delete`` (receivers confirm
+    those at the origin) or a bare id."""
+    obj = body.get("object")
+    if type_of(body) == "Announce" and isinstance(obj, dict):
+        body, obj = obj, obj.get("object")
+    if type_of(body) not in ("Create", "Update") or not isinstance(obj, dict):
+        return None
+    return obj
+
+
 def relay_key(body: dict[str, Any]) -> tuple[str, str] | None:
     """(original object id, version) to relay for a public activity ``body``, or ``None``
     when it must not be relayed. A ``Delete`` has version ``deleted``."""
@@ -95,16 +109,20 @@ def relay_activity_id(object_id: str, version: str) -> str:
     return f"{settings.NODE_BASE_URL}/activities/{key}"
 
 
-def announce_to_ap(object_id: str, version: str) -> dict[str, Any]:
-    """Our instance actor's relay ``Announce`` of ``object_id`` (a bare id: receivers fetch it
-    from its origin)."""
+def announce_to_ap(object_id: str, version: str, obj: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Our instance actor's relay ``Announce`` of ``object_id``: the object embedded when ``obj``
+    is given (only for objects of this node: a receiver trusts an embedded copy only when it is
+    on the sender's host), else the bare id, which receivers fetch from its origin."""
     me = get_instance_actor()
+    embedded = None
+    if obj is not None and id_of(obj) == object_id and _hosts_of(object_id) == _hosts_of(me.ap_id):
+        embedded = {k: v for k, v in obj.items() if k != "@context"}
     return {
         "@context": AS_CONTEXT,
         "id": relay_activity_id(object_id, version),
         "type": "Announce",
         "actor": me.ap_id,
-        "object": object_id,
+        "object": embedded or object_id,
         "to": [PUBLIC],
         "cc": [me.followers_url],
     }
@@ -133,16 +151,22 @@ def relay_inboxes(*, upward: bool, exclude_hosts: set[str]) -> list[str]:
 
 
 def relay(
-    object_id: str, version: str, *, upward: bool = True, exclude_hosts: set[str] | None = None
+    object_id: str,
+    version: str,
+    *,
+    upward: bool = True,
+    exclude_hosts: set[str] | None = None,
+    obj: dict[str, Any] | None = None,
 ) -> OutboxActivity | None:
-    """Publish the relay ``Announce`` of ``object_id`` at ``version`` to the relay targets.
-    Idempotent (stable id); ``None`` when there is nobody to relay to."""
+    """Publish the relay ``Announce`` of ``object_id`` at ``version`` to the relay targets (with
+    ``obj`` embedded when it is ours: :func:`announce_to_ap`). Idempotent (stable id); ``None``
+    when there is nobody to relay to."""
     excluded = set(exclude_hosts or set())
     excluded.add(_hosts_of(object_id))
     inboxes = relay_inboxes(upward=upward, exclude_hosts=excluded)
     if not inboxes:
         return None
-    activity = announce_to_ap(object_id, version)
+    activity = announce_to_ap(object_id, version, obj)
     with transaction.atomic():
         return publish(activity, actor=get_instance_actor(), inboxes=inboxes, object_ap_id=object_id, public=True)
 
@@ -161,4 +185,4 @@ def on_published(outbox: OutboxActivity) -> None:
     object_id, version = key
     if _hosts_of(object_id) != _hosts_of(str(settings.NODE_BASE_URL)):
         return  # a group announcing a remote member's post: the origin's node relays it
-    relay(object_id, version)
+    relay(object_id, version, obj=relay_object(outbox.body))

@@ -26,11 +26,15 @@ def _post(author, visibility: str, capture) -> Post:
 
 
 def test_public_post_relayed_to_parent(local_member, parent, hold_deliveries, django_capture_on_commit_callbacks):
-    """A member's public post becomes one Announce{post id} by the instance actor delivered to the parent."""
+    """A member's public post becomes one Announce{post} by the instance actor delivered to the
+    parent, the post embedded as its Create carried it (we are its origin)."""
     post = _post(local_member, "public", django_capture_on_commit_callbacks)
     relays = _relays()
     assert len(relays) == 1
-    assert relays[0].body["object"] == post.ap_id
+    embedded = relays[0].body["object"]
+    create = OutboxActivity.objects.get(type="Create", actor=local_member).body
+    assert embedded["id"] == post.ap_id and "@context" not in embedded
+    assert embedded == {k: v for k, v in create["object"].items() if k != "@context"}
     assert relays[0].body["actor"] == relays[0].actor.ap_id
     assert list(Delivery.objects.filter(activity=relays[0]).values_list("inbox_url", flat=True)) == [
         parent.delivery_inbox
@@ -192,3 +196,44 @@ def test_announce_from_non_child_left_to_microblog(child_world, fake_server, mak
     _deliver(_announce(child, note["id"], 1), child)
     assert not RelayedObject.objects.exists()
     assert _relays() == []
+
+
+def test_relayed_object_embedded_by_its_origin_stored_without_a_fetch(
+    child_world, fake_server, hold_deliveries, django_capture_on_commit_callbacks
+):
+    """A child relaying its own member's note embedded (same host as the child's signed
+    Announce) is stored as embedded: no fetch; passed up as a bare id (not our object)."""
+    child, _, note = child_world
+    with django_capture_on_commit_callbacks(execute=True):
+        _deliver({**_announce(child, note["id"], 1), "object": note}, child)
+    assert Post.objects.get(ap_id=note["id"]).content == "<p>县里的消息</p>"
+    assert fake_server.requests_to("/objects/1", "GET") == []
+    relays = _relays()
+    assert len(relays) == 1 and relays[0].body["object"] == note["id"]
+
+
+def test_embedded_copy_of_another_nodes_object_is_fetched_from_its_origin(
+    child_world, fake_server, make_remote_actor, hold_deliveries, django_capture_on_commit_callbacks
+):
+    """A child relaying a copy of an object of another host (tampered here) is not believed:
+    the object is fetched from its origin and stored as the origin serves it."""
+    _, _, note = child_world
+    other, _ = make_remote_actor("instance.actor", domain="county-b.example", type=ActorType.APPLICATION)
+    NodeRelation.objects.create(
+        actor=other, direction=RelationDirection.CHILD, state=RelationState.ACCEPTED, domain=other.domain
+    )
+    forged = {**note, "content": "<p>forged</p>"}
+    with django_capture_on_commit_callbacks(execute=True):
+        _deliver({**_announce(other, note["id"], 1), "object": forged}, other)
+    assert Post.objects.get(ap_id=note["id"]).content == "<p>县里的消息</p>"
+    assert len(fake_server.requests_to("/objects/1", "GET")) == 1
+
+
+def test_embedded_non_public_object_refused(child_world, fake_server, hold_deliveries):
+    """An embedded object its origin addresses to followers only is refused, not stored."""
+    from federation.inbound import Reject
+
+    child, _, note = child_world
+    with pytest.raises(Reject):
+        _deliver({**_announce(child, note["id"], 1), "object": {**note, "to": [f"{child.ap_id}/followers"]}}, child)
+    assert not Post.objects.exists() and not RelayedObject.objects.exists()
