@@ -18,13 +18,14 @@ posts are announced the same way; officers delete any post of
 the group (:func:`moderate_delete`, an announced ``Delete`` by the officer, which Lemmy reads
 as a moderator removal) and pin announcements (:func:`pin_post`, ``Add`` to ``featured``).
 
-Two announces per new post, to every follower inbox: ``Announce{<the Create, unchanged>}``
-(Lemmy, our nodes) and a plain ``Announce{<the object, embedded>}`` (Mastodon and other
-microblogs cannot process an announced ``Create``; Lemmy sends the same pair). We send both
-to everyone rather than guess per peer (``Domain.software`` is often unknown): our receivers
-(:mod:`groups.posts_inbound`) dedupe by object id, Lemmy ignores the plain one for a post it
-already has, Mastodon ignores the announced ``Create``. Updates and deletes are announced once
-(``Announce{Update}``/``Announce{Delete}``).
+Two announce forms per new post: ``Announce{<the Create, unchanged>}`` (Lemmy, our nodes) and
+a plain ``Announce{<the object, embedded>}`` (Mastodon and other microblogs cannot process an
+announced ``Create``; Lemmy sends the same pair). A follower inbox whose software we know from
+its NodeInfo (``federation.software``, learned by a beat job) gets the one form it processes;
+an unknown one gets both: our receivers (:mod:`groups.posts_inbound`) dedupe by object id,
+Lemmy ignores the plain one for a post it already has, Mastodon ignores the announced
+``Create``. Both activities exist (stable ids, the group's outbox) whoever receives them.
+Updates and deletes are announced once (``Announce{Update}``/``Announce{Delete}``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
 
+from federation import software
 from federation.follows import new_activity_id
 from federation.models import Actor, ActorType, Follow, FollowState
 from federation.outbox import cancel_deliveries, inboxes_for_followers, publish
@@ -135,15 +137,21 @@ def announce_to_ap(group_actor: Actor, obj: Any, *, public: bool, verb: str = "a
 
 def announce(group_actor: Actor, post: Post, inner: dict[str, Any], *, plain: bool = False) -> list[str]:
     """Publish ``Announce{inner}`` (and with ``plain`` also ``Announce{<the post>}``) from our
-    group to its remote followers; returns the announce ids. Runs in the caller's transaction."""
+    group to its remote followers; returns the announce ids. With ``plain``, each inbox gets
+    the forms its software needs (``federation.software.announce_forms``: one for a known peer,
+    both for an unknown one). Runs in the caller's transaction."""
     public = post.visibility in OPEN
     inboxes = inboxes_for_followers(group_actor)
-    activities = [announce_to_ap(group_actor, inner, public=public)]
-    if plain:
-        activities.append(announce_to_ap(group_actor, post_to_ap(post, context=False), public=public, verb="plain"))
-    for activity in activities:
-        publish(activity, actor=group_actor, inboxes=inboxes, object_ap_id=post.ap_id, public=public)
-    return [a["id"] for a in activities]
+    wrapped = announce_to_ap(group_actor, inner, public=public)
+    if not plain:
+        publish(wrapped, actor=group_actor, inboxes=inboxes, object_ap_id=post.ap_id, public=public)
+        return [wrapped["id"]]
+    forms = software.announce_forms(inboxes)
+    bare = announce_to_ap(group_actor, post_to_ap(post, context=False), public=public, verb="plain")
+    for activity, form in ((wrapped, software.CREATE), (bare, software.PLAIN)):
+        targets = [url for url in inboxes if form in forms[url]]
+        publish(activity, actor=group_actor, inboxes=targets, object_ap_id=post.ap_id, public=public)
+    return [wrapped["id"], bare["id"]]
 
 
 @shared_task(name="groups.announce_local_post", ignore_result=True)

@@ -12,7 +12,6 @@ Public read API (used by the relay, statistics, health and hub views):
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,7 +29,7 @@ from federation.hosts import host_of, normalise_host
 from federation.models import Actor, Follow, FollowState
 from federation.outbox import publish
 from federation.resolve import ResolveError, get_or_fetch_actor, instance_signer
-from federation.transport import get_transport
+from federation.software import read_nodeinfo
 from federation.vocab import AS_CONTEXT, PUBLIC
 from node.models import NodeRelation, RelationDirection, RelationKind, RelationState
 
@@ -129,25 +128,9 @@ def node_metadata(base_url: str) -> dict[str, Any]:
     """NodeInfo facts of the node at ``base_url`` (software, version, name, role, region,
     parent); an empty dict when it has no NodeInfo (a plain ActivityPub server) or cannot be
     reached. Only documents on ``base_url``'s own host are read."""
-    transport = get_transport()
-    host = _host_of_base(base_url)
-    try:
-        links = transport.get(f"{base_url}/.well-known/nodeinfo", headers={"Accept": "application/json"}, timeout=5)
-        if links.status != 200:
-            return {}
-        listed = json.loads(links.body).get("links", [])
-        hrefs = [link.get("href") for link in listed if isinstance(link, dict)]
-        href = next((h for h in reversed(hrefs) if isinstance(h, str) and host_of(h) == host), None)
-        if href is None:
-            return {}
-        response = transport.get(href, headers={"Accept": "application/json"}, timeout=5)
-        if response.status != 200:
-            return {}
-        doc = json.loads(response.body)
-    except Exception as exc:  # any failure means "no metadata"
-        log.info("no NodeInfo from %s: %s", base_url, exc)
-        return {}
-    if not isinstance(doc, dict):
+    _host_of_base(base_url)  # a base URL without a host is refused as before (HubError)
+    doc = read_nodeinfo(base_url)
+    if not doc:
         return {}
     meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
     software = doc.get("software") if isinstance(doc.get("software"), dict) else {}

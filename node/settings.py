@@ -245,6 +245,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 _SWEEP_SECONDS = max(1.0, 60.0 * NODE.time_scale)
 CELERY_BEAT_SCHEDULE["federation.deliver.sweep"] = {"task": "federation.deliver.sweep", "schedule": _SWEEP_SECONDS}
 CELERY_BEAT_SCHEDULE["federation.inbox.sweep"] = {"task": "federation.inbox.sweep", "schedule": _SWEEP_SECONDS}
+# Followers' software from their NodeInfo (federation/software.py: which group announce forms a peer needs).
+CELERY_BEAT_SCHEDULE["federation.software.sweep"] = {
+    "task": "federation.software.sweep",
+    "schedule": max(5.0, 600.0 * NODE.time_scale),
+}
 
 # microblog media (microblog/media.py): uploads are images only, re-encoded without metadata.
 MICROBLOG_MAX_IMAGE_BYTES = 8 * 1024 * 1024
