@@ -11,12 +11,15 @@ Per run:
 
 - **subject**: the member posts to the group (``groups.posts.create_group_post``). The clock
   starts at the commit of the post (an ``on_commit`` callback registered before the post's own);
-  the group's two announces, ``Announce{Create}`` and the plain ``Announce{Note}`` (145
-  deliveries each), were published in the post's own transaction
+  the group's announces were published in the post's own transaction
   (``groups.posts.announce_local_post``), so the worker runs ``federation.deliver.activity``.
-  It stops at the fake inboxes' timestamp of the last first ``202`` of every (host, announce)
-  pair: **all 290 deliveries of the post accepted**. Also recorded: ``reach_s``, when each of
-  the 145 hosts had accepted at least one announce.
+  The 145 peers answer NodeInfo as Redcloud nodes (the province's peers are county nodes), which
+  the group learned as its beat job does (``federation.software.sweep``, run once at setup), so
+  each host gets the one form it processes, ``Announce{Create}``: 145 deliveries. It stops at
+  the fake inboxes' timestamp of the last first ``202`` of every (host, announce) pair. Also
+  recorded: ``reach_s``, and the **unknown-peers** step (not judged): the same post with the
+  peers' software forgotten, so every host gets both forms (``Announce{Create}`` and the plain
+  ``Announce{Note}``, 290 deliveries), as for peers whose NodeInfo was never read.
 - **baseline** (B5): the same 145 hosts, one POST each of a pre-built, pre-signed announce of
   the same size, from a plain ``ThreadPoolExecutor`` (16 threads, the delivery pool size) with
   ``http.client``, to the last ``202``.
@@ -35,6 +38,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -81,9 +85,10 @@ def drive(runs: int) -> dict[str, Any]:
     from django.utils import timezone
 
     from bench.peers import InboxFarm, completion, reached
+    from federation import software
     from federation.actors import create_local_actor
     from federation.keys import load_private_key
-    from federation.models import Actor, Delivery, DeliveryState, Follow, FollowState, OutboxActivity
+    from federation.models import Actor, Delivery, DeliveryState, Domain, Follow, FollowState, OutboxActivity
     from federation.signatures import sign_request
     from groups.posts import create_group_post
     from groups.services import create_group
@@ -115,6 +120,12 @@ def drive(runs: int) -> dict[str, Any]:
         Follow.objects.bulk_create(
             Follow(follower=f, target=gactor, ap_id=f"{f.ap_id}#follow", state=FollowState.ACCEPTED) for f in followers
         )
+        # The group's beat job reads its followers' NodeInfo (``federation.software.sweep``): all
+        # 145 are Redcloud nodes, so each gets the one announce form it processes.
+        software.sweep(limit=len(ports))
+        known = Domain.objects.filter(host__in=[f"127.0.0.1:{p}" for p in ports], software="redcloud").count()
+        if known != len(ports):
+            raise RuntimeError(f"NodeInfo learned for {known} of {len(ports)} peers")
         faults = fault_modes(ports)
         healthy = set(ports) - set(faults)
         serial = iter(range(10**6))
@@ -135,8 +146,14 @@ def drive(runs: int) -> dict[str, Any]:
                     raise TimeoutError(f"fan-out not complete within {RUN_DEADLINE} s: {seen} {states}")
                 time.sleep(0.02)
 
-        def post_once(modes: dict[int, str]) -> dict[str, Any]:
+        def forget_software(forget: bool) -> None:
+            """The "unknown peers" step: as if no NodeInfo had been read (both forms to everyone)."""
+            hosts = [f"127.0.0.1:{p}" for p in ports]
+            Domain.objects.filter(host__in=hosts).update(software="" if forget else "redcloud")
+
+        def post_once(modes: dict[int, str], unknown: bool = False) -> dict[str, Any]:
             farm.set_modes(modes)
+            forget_software(unknown)
             stamp: dict[str, float] = {}
             n = next(serial)
             with transaction.atomic():
@@ -151,6 +168,9 @@ def drive(runs: int) -> dict[str, Any]:
                 if time.monotonic() > end:
                     raise TimeoutError("the group did not announce the post in time")
                 time.sleep(0.005)
+            tags = set(  # the announces some inbox gets (one form each for known peers)
+                Delivery.objects.filter(activity__ap_id__in=tags).values_list("activity__ap_id", flat=True).distinct()
+            )
             hosts = set(ports) - {p for p, m in modes.items() if m != "verify"}
             t_all = wait_events(tags, hosts)
             t0 = stamp["t0"]
@@ -160,6 +180,7 @@ def drive(runs: int) -> dict[str, Any]:
                 "healthy134_s": (completion(farm.events, tags, healthy) or t_all) - t0,
                 "first_s": min(e.t for e in farm.events if e.tag in tags) - t0,
                 "hosts": len(hosts),
+                "announces_per_host": len(tags),
             }
             acts = list(OutboxActivity.objects.filter(object_ap_id=post.ap_id, actor=gactor))
             last_body[:] = [json.dumps(acts[0].body, separators=(",", ":")).encode()]
@@ -213,12 +234,13 @@ def drive(runs: int) -> dict[str, Any]:
         results = []
         for i in range(runs):
             record: dict[str, Any] = {}
-            order = ["raw", "healthy", "faulty"] if i % 2 == 0 else ["faulty", "healthy", "raw"]
+            order = ["raw", "healthy", "faulty", "unknown"] if i % 2 == 0 else ["unknown", "faulty", "healthy", "raw"]
             for step in order:
                 if step == "raw":
                     record["raw_s"] = raw_once()
                 else:
-                    record[step] = post_once({} if step == "healthy" else faults)
+                    record[step] = post_once(faults if step == "faulty" else {}, unknown=step == "unknown")
+            forget_software(False)
             results.append(record)
         return {
             "inboxes": len(ports),
@@ -266,15 +288,22 @@ def _runs(ctx: Context) -> int:
 def _check(runs: list[dict[str, Any]]) -> list[str]:
     notes = []
     for n, r in enumerate(runs, 1):
-        if r["healthy"]["states"].get("delivered") != 2 * INBOXES:
+        if r["healthy"]["states"].get("delivered") != INBOXES:
             notes.append(f"run {n}: healthy fan-out states {r['healthy']['states']}")
+        if r["unknown"]["states"].get("delivered") != 2 * INBOXES:
+            notes.append(f"run {n}: unknown-peers fan-out states {r['unknown']['states']}")
+    unknown = statistics.median(r["unknown"]["all_s"] / r["raw_s"] for r in runs)
+    notes.append(
+        f"peers of unknown software (both announce forms, {2 * INBOXES} deliveries; not judged): "
+        f"median ratio {unknown:.2f}"
+    )
     return notes
 
 
 @benchmark(
     "B5",
     title="fanout-145",
-    metric="commit of a group post → last 202 of its 290 deliveries (145 hosts) ÷ raw thread-pool fan-out",
+    metric="commit of a group post → last 202 of its deliveries to 145 Redcloud hosts ÷ raw thread-pool fan-out",
     target=3.0,
     stretch=2.0,
     higher_is_better=False,
@@ -294,7 +323,9 @@ def fanout(ctx: Context) -> Measurement:
         extra={
             "reach_ms": reach,
             "reach_ratio": [a / r["raw_s"] / 1000 for a, r in zip(reach, runs, strict=True)],
-            "deliveries_per_post": 2 * INBOXES,
+            "deliveries_per_post": INBOXES,
+            "unknown_peers_ms": [r["unknown"]["all_s"] * 1000 for r in runs],
+            "unknown_peers_ratio": [r["unknown"]["all_s"] / r["raw_s"] for r in runs],
             "worker": "celery -P threads --concurrency 8, PostgreSQL + Redis",
             "warmup": raw["warmup"],
         },

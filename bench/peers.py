@@ -3,7 +3,9 @@
 every POST with the sender's public key (``federation.signatures.parse_signature`` +
 ``verify_signature``) and answers ``202`` (or ``401`` when it does not verify).
 
-Per-port behaviour can be changed at run time (B5f's faults):
+A GET is answered with NodeInfo naming the software ``redcloud`` (the province's peers are
+county nodes; the group learns it as its beat job would, ``federation.software``), 404 for
+anything else. Per-port behaviour of the inbox can be changed at run time (B5f's faults):
 
 - ``verify`` (default): parse and verify the signature, 202 or 401;
 - ``503``: read the request, answer ``503`` at once;
@@ -93,6 +95,25 @@ def check_request(head: bytes, body: bytes, port: int, public_key: Any, key_id: 
     return 202
 
 
+def nodeinfo_response(head: bytes, port: int) -> bytes:
+    """The answer to a GET: NodeInfo saying the peer runs Redcloud (the province's county nodes
+    do; ``federation.software`` reads it), 404 for any other path."""
+    path = head.split(b" ", 2)[1]
+    if path == b"/.well-known/nodeinfo":
+        href = f"http://127.0.0.1:{port}/nodeinfo/2.1"
+        rel = "http://nodeinfo.diaspora.software/ns/schema/2.1"
+        doc: dict[str, Any] | None = {"links": [{"rel": rel, "href": href}]}
+    elif path == b"/nodeinfo/2.1":
+        doc = {"version": "2.1", "software": {"name": "redcloud", "version": "bench"}, "protocols": ["activitypub"]}
+    else:
+        doc = None
+    if doc is None:
+        return b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+    body = json.dumps(doc).encode()
+    head_out = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    return head_out.encode() + body
+
+
 async def _serve(count: int, key_file: str, key_id: str) -> None:
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
@@ -105,6 +126,9 @@ async def _serve(count: int, key_file: str, key_id: str) -> None:
         try:
             while True:
                 head, body = await read_request(reader)
+                if head.startswith(b"GET "):
+                    writer.write(nodeinfo_response(head, port))
+                    continue
                 mode = modes.get(port, "verify")
                 if mode == "blackhole":
                     while await reader.read(65536):  # never answer; wait for the client to give up
