@@ -171,9 +171,13 @@ def process_item(
             else:
                 _finish(item, InboxItemState.PROCESSED, item.error, now)
             return
-        with transaction.atomic():
+        if getattr(handler, "fetches_first", False):  # registry.fetches_first: its own transaction
             handler(activity, actor)
             _finish(item, InboxItemState.PROCESSED, "", now)
+        else:
+            with transaction.atomic():
+                handler(activity, actor)
+                _finish(item, InboxItemState.PROCESSED, "", now)
     except Reject as exc:
         _finish(item, InboxItemState.REJECTED, exc.reason, now)
     except Exception as exc:

@@ -61,6 +61,16 @@ def batch_handler_for(handler: Handler) -> BatchHandler | None:
     return _batch_handlers.get(handler)
 
 
+def fetches_first(handler: Handler) -> Handler:
+    """Mark ``handler`` as running outside the inbox worker's transaction: it does its HTTP
+    fetches first and its writes in its own ``transaction.atomic()``, and must be idempotent
+    (the item is marked processed after it returns). On SQLite a transaction holds the
+    database's one write lock from its start; held across a fetch from a node that is itself
+    fetching from us, it stalls both nodes until a timeout."""
+    handler.fetches_first = True  # type: ignore[attr-defined]
+    return handler
+
+
 def handled_types() -> frozenset[str]:
     """Activity types some handler processes: the dispatch allow-list."""
     return frozenset(key[0] for key in _handlers)

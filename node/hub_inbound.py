@@ -232,9 +232,25 @@ def handle_relayed(activity: dict[str, Any], actor: Actor, rel: NodeRelation) ->
             deleted = True
     if doc is not None and not _public_doc(doc):
         raise Reject("relayed object is not public at its origin")
-    # Every fetch happens before the first write: the handler runs in one transaction, and a
-    # database write lock held across HTTP (SQLite) can deadlock two nodes fetching each other.
+    # Every fetch happens before the transaction (``registry.fetches_first``): a database write
+    # lock held across HTTP (SQLite) can stall two nodes fetching from each other.
     owner = _owner_of(doc) if doc is not None and _stored_here(doc) else None
+    with transaction.atomic():
+        return _store_relayed(activity, actor, rel, object_id, origin, doc, owner, deleted=deleted)
+
+
+def _store_relayed(
+    activity: dict[str, Any],
+    actor: Actor,
+    rel: NodeRelation,
+    object_id: str,
+    origin: str,
+    doc: dict[str, Any] | None,
+    owner: Actor | None,
+    *,
+    deleted: bool,
+) -> RelayedObject | None:
+    """The writes of :func:`handle_relayed`, in its transaction."""
     NodeRelation.objects.filter(pk=rel.pk).update(last_seen_at=timezone.now())
     version = "deleted" if deleted else _doc_version(doc or {})
     row, created = RelayedObject.objects.get_or_create(
@@ -319,17 +335,20 @@ def _public_doc(doc: dict[str, Any]) -> bool:
 
 
 def _wrap_announce(previous: registry.Handler | None) -> registry.Handler:
+    @registry.fetches_first
     def handle_announce(activity: dict[str, Any], actor: Actor) -> None:
-        """Relayed content from a child or our parent; any other Announce as before."""
+        """Relayed content from a child or our parent; any other Announce as before (in a
+        transaction, as the worker would have run it)."""
         rel = relay_source(actor)
         obj = activity.get("object")
         if rel is not None and (not isinstance(obj, dict) or type_of(obj) not in DISPATCHED_TYPES):
             handle_relayed(activity, actor, rel)  # an object (bare id, or embedded), not an activity
             return
-        if rel is not None:
-            hub.touch(actor)
-        if previous is not None:
-            previous(activity, actor)
+        with transaction.atomic():
+            if rel is not None:
+                hub.touch(actor)
+            if previous is not None:
+                previous(activity, actor)
 
     return handle_announce
 

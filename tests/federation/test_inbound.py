@@ -167,3 +167,28 @@ def test_item_from_domain_blocked_after_it_arrived_is_rejected(sender, wave_hand
     like.refresh_from_db()
     assert like.state == InboxItemState.REJECTED and "blocked" in like.error
     assert calls == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fetches_first_handler_runs_outside_the_item_transaction(sender, monkeypatch):
+    """A handler marked ``registry.fetches_first`` runs with no transaction open (its fetches hold
+    no database lock); an unmarked one runs inside the item's transaction."""
+    from django.db import connection
+
+    seen: dict[str, bool] = {}
+
+    def plain(activity, actor):
+        seen["plain"] = connection.in_atomic_block
+
+    @registry.fetches_first
+    def fetching(activity, actor):
+        seen["fetching"] = connection.in_atomic_block
+
+    monkeypatch.setitem(registry._handlers, ("Like", None), plain)
+    monkeypatch.setitem(registry._handlers, ("Dislike", None), fetching)
+    items = [store(sender, "Like"), store(sender, "Dislike")]
+    for item in items:
+        inbound.process_item(item)
+        item.refresh_from_db()
+        assert item.state == InboxItemState.PROCESSED
+    assert seen == {"plain": True, "fetching": False}
