@@ -45,3 +45,22 @@ def load_fixture(fixture_path):
         return json.loads(fixture_path(name).read_text(encoding="utf-8"))
 
     return load
+
+
+# Inbound tests (test_inbound, test_inbound_bulk): two remote actors on one server, one followed.
+@pytest.fixture
+def bob(make_remote_actor):
+    """bob@remote.example, followed by alice."""
+    return make_remote_actor("bob", domain="remote.example")[0]
+
+
+@pytest.fixture
+def mallory(make_remote_actor):
+    """mallory@remote.example, on bob's server, followed by nobody."""
+    return make_remote_actor("mallory", domain="remote.example")[0]
+
+
+@pytest.fixture
+def alice(local_member, bob, make_follow):
+    make_follow(local_member, bob)
+    return local_member

@@ -20,24 +20,6 @@ AS2 = "application/activity+json"
 _ids = itertools.count(1)
 
 
-@pytest.fixture
-def bob(make_remote_actor):
-    """bob@remote.example, followed by alice."""
-    return make_remote_actor("bob", domain="remote.example")[0]
-
-
-@pytest.fixture
-def mallory(make_remote_actor):
-    """mallory@remote.example, on bob's server, followed by nobody."""
-    return make_remote_actor("mallory", domain="remote.example")[0]
-
-
-@pytest.fixture
-def alice(local_member, bob, make_follow):
-    make_follow(local_member, bob)
-    return local_member
-
-
 def deliver(activity: dict, actor, *, recipient=None, callbacks=None) -> InboxItem:
     """Store ``activity`` as a verified inbox item from ``actor`` and process it like the worker."""
     activity.setdefault("id", f"{actor.ap_id}/activities/{next(_ids)}")

@@ -32,22 +32,6 @@ def _clean_cache():
 
 
 @pytest.fixture
-def bob(make_remote_actor):
-    return make_remote_actor("bob", domain="remote.example")[0]
-
-
-@pytest.fixture
-def mallory(make_remote_actor):
-    return make_remote_actor("mallory", domain="remote.example")[0]
-
-
-@pytest.fixture
-def alice(local_member, bob, make_follow):
-    make_follow(local_member, bob)
-    return local_member
-
-
-@pytest.fixture
 def spy(monkeypatch):
     """Counts the entries the bulk path finished (the registered batch handler, wrapped)."""
     finished: list[int] = []
