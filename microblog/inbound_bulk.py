@@ -14,7 +14,10 @@ the same result:
 - from an actor a local member follows (the first storage rule).
 
 A replay (a post we have) and a ``Create`` after its ``Delete`` are finished here as they are
-there: nothing stored. Everything else (including a post some stored reply was waiting for)
+there: nothing stored. So is such a post from an actor nobody here follows when no other
+storage rule wants it either (the activity names nobody on this node and did not come to a
+member's own inbox): dropped, as the one-by-one handler drops it (most of what a busy shared
+inbox receives). Everything else (including a post some stored reply was waiting for)
 is left to the one-by-one handler. The bulk path never notifies anyone: a post it stores
 mentions no local member and replies to nothing, so ``surface_post`` would find nothing to do.
 Group observers see the posts through ``microblog.hooks.posts_created``.
@@ -29,7 +32,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from federation.inbound import same_origin
-from federation.models import Actor, Follow, FollowState
+from federation.models import Actor, Follow, FollowState, InboxItem
 from federation.registry import register_batch_handler
 from federation.vocab import as_list, ids_of, type_of
 from microblog import hooks
@@ -90,6 +93,12 @@ def create_notes(entries: list[tuple[dict[str, Any], Actor]]) -> list[bool]:
             "target_id", flat=True
         )
     )
+    personal = set(  # delivered to a member's own inbox: the fourth storage rule
+        InboxItem.objects.filter(
+            activity_id__in=[str(entries[n][0].get("id")) for n in ids], recipient__local=True
+        ).values_list("activity_id", flat=True)
+    )
+    here = f"{settings.NODE_BASE_URL}/"
     rows: list[tuple[int, Post, list[str]]] = []
     seen: set[str] = set()
     for n, ident in ids.items():
@@ -97,8 +106,13 @@ def create_notes(entries: list[tuple[dict[str, Any], Actor]]) -> list[bool]:
         if ident in have or _deleted_key(ident) in gone:
             done[n] = True  # a replay, or a Create after its Delete: never resurrected
             continue
-        if ident in seen or ident in awaited or actor.pk not in followed:
-            continue  # the same post twice in the batch, a waiting reply, another storage rule
+        if actor.pk not in followed:
+            addressed = ids_of(activity.get("to")) + ids_of(activity.get("cc"))
+            if str(activity.get("id")) not in personal and not any(t.startswith(here) for t in addressed):
+                done[n] = True  # wanted by no storage rule (module docstring): dropped, as one by one
+            continue
+        if ident in seen or ident in awaited:
+            continue  # the same post twice in the batch, a reply that waited for it
         try:
             fields = _fields(activity["object"], actor)
         except (TypeError, ValueError, KeyError):

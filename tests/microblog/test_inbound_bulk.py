@@ -166,7 +166,7 @@ def test_special_cases_go_through_the_handler(alice, bob, mallory, make_follow, 
     store(note(bob, "forged", id=f"{mallory.ap_id}/statuses/forged"), mallory)
     store(note(bob, "plain2"), bob)
     assert drain_inbox() == 11
-    assert spy == [5]  # plain1, plain2, known (replay), gone, the first "twice"
+    assert spy == [6]  # plain1, plain2, known (replay), gone, the first "twice", stranger (dropped)
     assert states() == {InboxItemState.PROCESSED: 10, InboxItemState.REJECTED: 1}
     stored = set(Post.objects.filter(author=bob).values_list("ap_id", flat=True))
     base = f"{bob.ap_id}/statuses/"
@@ -206,3 +206,18 @@ def test_suspended_sender_is_left_to_the_checks(alice, bob):
     assert drain_inbox() == 3
     assert states() == {InboxItemState.REJECTED: 3}
     assert not Post.objects.filter(author=bob).exists()
+
+
+def test_strangers_posts_dropped_in_bulk_unless_another_rule_wants_them(alice, bob, mallory, spy):
+    """Plain posts from an actor nobody follows are dropped in bulk; one addressed (in the
+    activity) to a member, or delivered to a member's own inbox, goes one by one and is kept."""
+    for n in range(3):
+        store(note(mallory, f"drop{n}"), mallory)
+    store(note(mallory, "addressed"), mallory, cc=[alice.ap_id])
+    item = store(note(mallory, "personal"), mallory)
+    InboxItem.objects.filter(pk=item.pk).update(recipient=alice)
+    assert drain_inbox() == 5
+    assert spy == [3]
+    assert states() == {InboxItemState.PROCESSED: 5}
+    kept = set(Post.objects.filter(author=mallory).values_list("ap_id", flat=True))
+    assert kept == {f"{mallory.ap_id}/statuses/addressed", f"{mallory.ap_id}/statuses/personal"}
