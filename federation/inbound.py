@@ -140,18 +140,22 @@ def _finish(item: InboxItem, state: str, error: str, now: Any) -> None:
 
 
 def process_item(
-    item: InboxItem, *, actors: dict[str, Actor] | None = None, stored_only: list[InboxItem] | None = None
+    item: InboxItem,
+    *,
+    actors: dict[str, Actor] | None = None,
+    stored_only: list[InboxItem] | None = None,
+    activity: dict[str, Any] | None = None,
 ) -> None:
     """Dispatch one stored activity and record its outcome on the row.
 
     A handler's writes and the item's new state commit together (one transaction per item, so
     one failing activity never undoes another). Items no handler wants are appended to
     ``stored_only`` when given, for the caller to mark in one UPDATE. ``actors`` caches
-    actor rows across a batch."""
+    actor rows across a batch; ``activity`` is the body already parsed by the caller."""
     now = timezone.now()
     item.attempts += 1
     try:
-        activity = json.loads(item.body)
+        activity = activity if activity is not None else json.loads(item.body)
         actor = actors.get(item.actor_id) if actors is not None else None
         if actor is None:
             actor = Actor.objects.get(ap_id=item.actor_id)
@@ -192,17 +196,24 @@ def process_item(
             item.save(update_fields=_STATE_FIELDS)
 
 
-def _bulk_candidate(item: InboxItem, actors: dict[str, Actor]) -> tuple[Any, dict[str, Any], Actor] | None:
-    """``(batch handler, activity, actor)`` when ``item`` may go through a batch handler: it
-    parses, its actor is known, allowed here (the checks of :func:`process_item`) and its
-    handler has a bulk variant. Anything else goes through :func:`process_item`, which records
-    the right outcome."""
+def _parsed(item: InboxItem) -> dict[str, Any] | None:
+    """The item's body as a JSON object, or None (:func:`process_item` then records why)."""
     try:
         activity = json.loads(item.body)
     except ValueError:
         return None
+    return activity if isinstance(activity, dict) else None
+
+
+def _bulk_candidate(
+    item: InboxItem, activity: dict[str, Any] | None, actors: dict[str, Actor]
+) -> tuple[Any, dict[str, Any], Actor] | None:
+    """``(batch handler, activity, actor)`` when ``item`` may go through a batch handler: it
+    parsed, its actor is known, allowed here (the checks of :func:`process_item`) and its
+    handler has a bulk variant. Anything else goes through :func:`process_item`, which records
+    the right outcome."""
     actor = actors.get(item.actor_id)
-    if not isinstance(activity, dict) or actor is None or actor.suspended or is_blocked(actor.domain):
+    if activity is None or actor is None or actor.suspended or is_blocked(actor.domain):
         return None
     kind = activity.get("type")
     if kind not in DISPATCHED_TYPES or not isinstance(activity.get("object"), dict):
@@ -212,7 +223,9 @@ def _bulk_candidate(item: InboxItem, actors: dict[str, Actor]) -> tuple[Any, dic
     return (batch, activity, actor) if batch is not None else None
 
 
-def _process_in_bulk(items: list[InboxItem], actors: dict[str, Actor]) -> list[InboxItem]:
+def _process_in_bulk(
+    items: list[InboxItem], parsed: dict[int, dict[str, Any] | None], actors: dict[str, Actor]
+) -> list[InboxItem]:
     """Run the batch handlers (``registry.register_batch_handler``) over the items that have
     one, each handler's share in one transaction, and mark what they finished processed in one
     UPDATE; returns the items left for :func:`process_item`, in order. A batch that fails rolls
@@ -220,7 +233,7 @@ def _process_in_bulk(items: list[InboxItem], actors: dict[str, Actor]) -> list[I
     speed, never another activity's outcome."""
     groups: dict[Any, list[tuple[InboxItem, dict[str, Any], Actor]]] = {}
     for item in items:
-        found = _bulk_candidate(item, actors)
+        found = _bulk_candidate(item, parsed[item.pk], actors)
         if found is not None:
             groups.setdefault(found[0], []).append((item, found[1], found[2]))
     finished: set[int] = set()
@@ -300,8 +313,9 @@ def drain_inbox(max_batches: int = 50, slot: int = 0) -> int:
         cache.set(_slot_key(slot), 1, _slot_ttl())  # still working: keep the slot
         actors = {a.ap_id: a for a in Actor.objects.filter(ap_id__in={i.actor_id for i in items})}
         stored_only: list[InboxItem] = []
-        for item in _process_in_bulk(items, actors):
-            process_item(item, actors=actors, stored_only=stored_only)
+        parsed = {item.pk: _parsed(item) for item in items}
+        for item in _process_in_bulk(items, parsed, actors):
+            process_item(item, actors=actors, stored_only=stored_only, activity=parsed[item.pk])
         done += len(items)
         _mark_stored_only(stored_only)
     drain_inbox.delay(max_batches, slot=slot)  # more left: continue in a fresh task, same slot
