@@ -86,14 +86,19 @@ def inboxes(settings):
         server.stop()
 
 
+def _publish_siblings(actor, inboxes, suffix: str, object_ap_id: str):
+    """A group's two announces of one object (``create`` and ``plain``), to every fake inbox."""
+    urls = [s.url("/inbox") for s in inboxes]
+    return [
+        publish({"id": f"http://county.test/activities/{verb}{suffix}", "type": "Announce", "actor": actor.ap_id},
+                actor=actor, inboxes=urls, object_ap_id=object_ap_id)
+        for verb in ("create", "plain")
+    ]  # fmt: skip
+
+
 def test_deliver_carries_sibling_activities_when_one_object_has_two(local_member, inboxes):
     """The task of the first of two activities about one object delivers both; the second's task finds nothing left."""
-    urls = [s.url("/inbox") for s in inboxes]
-    first, second = (
-        publish({"id": f"http://county.test/activities/{verb}", "type": "Announce", "actor": local_member.ap_id},
-                actor=local_member, inboxes=urls, object_ap_id="http://county.test/objects/1")
-        for verb in ("create", "plain")
-    )  # fmt: skip
+    first, second = _publish_siblings(local_member, inboxes, "", "http://county.test/objects/1")
     assert deliver_activity_task(first.pk) == 6
     assert deliver_activity_task(second.pk) == 0
     assert set(Delivery.objects.values_list("state", flat=True)) == {DeliveryState.DELIVERED}
@@ -122,12 +127,7 @@ def test_deliver_sends_siblings_over_one_connection_per_host_when_many_hosts(loc
     one after the other over one kept-alive connection, the older activity first."""
     settings.FEDERATION_DELIVERY_CONCURRENCY = 1  # 3 hosts for 1 thread: one lane per host
     get_transport().close()
-    urls = [s.url("/inbox") for s in inboxes]
-    first, second = (
-        publish({"id": f"http://county.test/activities/{verb}-2", "type": "Announce", "actor": local_member.ap_id},
-                actor=local_member, inboxes=urls, object_ap_id="http://county.test/objects/3")
-        for verb in ("create", "plain")
-    )  # fmt: skip
+    first, second = _publish_siblings(local_member, inboxes, "-2", "http://county.test/objects/3")
     assert deliver_activity_task(first.pk) == 6
     for server in inboxes:
         assert [r.json()["id"] for r in server.requests_to("/inbox", "POST")] == [first.ap_id, second.ap_id]
